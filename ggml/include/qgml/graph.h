@@ -1,0 +1,50 @@
+// qgml/graph.h — a compute graph: the nodes reachable from its outputs, in
+// topological order, executed by a thread pool with row-wise work splitting.
+//
+// Memory for intermediate results is planned when the graph is computed: a
+// node's buffer is reused once every consumer has run, so peak memory stays
+// near the widest layer rather than the whole graph. Outputs stay valid until
+// the graph is computed again or destroyed.
+#pragma once
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include "qgml/tensor.h"
+
+namespace qgml {
+
+class ThreadPool;
+
+class Graph {
+ public:
+  Graph();
+  ~Graph();
+  Graph(const Graph&) = delete;
+  Graph& operator=(const Graph&) = delete;
+
+  // Adds t and everything it depends on. Outputs keep their memory until the end.
+  void add_output(Tensor* t);
+
+  // Computes every node. n_threads ≤ 0 means the pool's default.
+  void compute(int n_threads);
+  void compute(ThreadPool& pool);
+
+  const std::vector<Tensor*>& nodes() const { return nodes_; }
+  size_t scratch_bytes() const { return scratch_size_; }
+
+ private:
+  void visit(Tensor* t);
+  void plan_memory();
+
+  std::vector<Tensor*> nodes_;    // op nodes, topological order
+  std::vector<Tensor*> outputs_;
+  std::vector<Tensor*> visited_;  // for de-duplication
+  bool planned_ = false;
+  std::unique_ptr<char[]> scratch_raw_;
+  char* scratch_ = nullptr;
+  size_t scratch_size_ = 0;
+  std::unique_ptr<ThreadPool> own_pool_;
+};
+
+}  // namespace qgml

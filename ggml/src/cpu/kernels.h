@@ -1,0 +1,46 @@
+// The CPU kernel table: the slots each storage type fills per instruction-set
+// level. The scalar level fills every slot and is the reference; each SIMD
+// level (avx2/, avx512/, neon/ — compiled with their own flags) overrides the
+// slots it implements. kernels() returns the table for the active level.
+#pragma once
+#include <cstdint>
+
+#include "qgml/cpu.h"
+#include "qgml/types.h"
+
+namespace qgml {
+
+// Dot product of one weight row (k elements of the weight type) with one
+// activation row already converted to the type's vec_dot_type.
+using VecDotFn = float (*)(int64_t k, const void* w_row, const void* act_row);
+// Converts k floats into the type's vec_dot_type layout (activation side).
+using QuantizeActFn = void (*)(const float* x, void* dst, int64_t k);
+// Converts a row of any storage type to float (a faster to_float).
+using ToFloatRowFn = void (*)(const void* src, float* dst, int64_t k);
+
+struct TypeKernels {
+  VecDotFn vec_dot = nullptr;
+  QuantizeActFn quantize_act = nullptr;  // set on the vec_dot_type's own row
+  ToFloatRowFn to_float = nullptr;
+};
+
+struct KernelTable {
+  Isa isa = Isa::Scalar;
+  TypeKernels type[kTypeCount];
+  const TypeKernels& operator[](Type t) const { return type[static_cast<int>(t)]; }
+  TypeKernels& operator[](Type t) { return type[static_cast<int>(t)]; }
+};
+
+// The table for the active level (see qgml/cpu.h).
+const KernelTable& kernels();
+// The table for a given level (scalar slots where the level has none);
+// throws qgml::Error when the level cannot run here.
+const KernelTable& kernels_for(Isa isa);
+
+// Each level's registration, defined in that level's folder.
+void register_scalar_kernels(KernelTable& t);
+void register_avx2_kernels(KernelTable& t);
+void register_avx512_kernels(KernelTable& t);
+void register_neon_kernels(KernelTable& t);
+
+}  // namespace qgml

@@ -1,0 +1,80 @@
+// Row softmax with scaling, an optional additive mask, a causal mask and ALiBi.
+#include <cmath>
+#include <limits>
+
+#include "op_impl.h"
+
+namespace qgml {
+namespace {
+
+// ALiBi slope of head h (the geometric sequence of Press et al., extended for
+// head counts that are not powers of two as BLOOM and llama.cpp do).
+float alibi_slope(float max_bias, int64_t h, int64_t n_heads) {
+  int64_t n_pow2 = 1;
+  while (n_pow2 * 2 <= n_heads) n_pow2 *= 2;
+  const float m0 = std::pow(2.0f, -max_bias / static_cast<float>(n_pow2));
+  const float m1 = std::pow(2.0f, -max_bias / 2.0f / static_cast<float>(n_pow2));
+  return h < n_pow2 ? std::pow(m0, static_cast<float>(h + 1)) : std::pow(m1, static_cast<float>(2 * (h - n_pow2) + 1));
+}
+
+}  // namespace
+
+Tensor* soft_max(Context& ctx, Tensor* a, const SoftMaxParams& sp, Tensor* mask) {
+  if (a->type != Type::F32) fail("soft_max: expects F32 input, got %s", describe(a).c_str());
+  if (mask != nullptr && (mask->type != Type::F32 || mask->ne[0] != a->ne[0] || mask->ne[1] < a->ne[1]))
+    fail("soft_max: mask must be F32 [%lld, >= %lld], got %s", static_cast<long long>(a->ne[0]),
+         static_cast<long long>(a->ne[1]), describe(mask).c_str());
+  if (sp.alibi_max_bias < 0.0f) fail("soft_max: alibi_max_bias must be >= 0");
+  Tensor* r = new_result_like(ctx, Op::SoftMax, a);
+  r->src[0] = a;
+  r->src[1] = mask;
+  r->set_param_f32(0, sp.scale);
+  r->params[1] = sp.causal_past;
+  r->set_param_f32(2, sp.alibi_max_bias);
+  return r;
+}
+
+void forward_soft_max(const ComputeParams& p, Tensor* dst) {
+  const Tensor* a = dst->src[0];
+  const Tensor* mask = dst->src[1];
+  const float scale = dst->param_f32(0);
+  const int32_t causal_past = dst->params[1];
+  const float max_bias = dst->param_f32(2);
+  const int64_t n = dst->ne[0];
+
+  int64_t r0, r1;
+  split_range(dst->nrows(), p.ith, p.nth, &r0, &r1);
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t i1 = r % dst->ne[1], i2 = (r / dst->ne[1]) % dst->ne[2], i3 = r / (dst->ne[1] * dst->ne[2]);
+    const char* xrow = a->row(i1, i2, i3);
+    const float* m = mask ? reinterpret_cast<const float*>(mask->row(i1)) : nullptr;
+    const float slope = max_bias > 0.0f ? alibi_slope(max_bias, i2, dst->ne[2]) : 0.0f;
+    const int64_t visible = causal_past >= 0 ? causal_past + i1 + 1 : n;  // columns [0, visible)
+    float* out = reinterpret_cast<float*>(dst->row(i1, i2, i3));
+    float max = -std::numeric_limits<float>::infinity();
+    for (int64_t j = 0; j < n; ++j) {
+      float v = -std::numeric_limits<float>::infinity();
+      if (j < visible) {
+        v = *reinterpret_cast<const float*>(xrow + j * a->nb[0]) * scale;
+        if (m) v += m[j];
+        if (slope != 0.0f) v += slope * static_cast<float>(j);
+      }
+      out[j] = v;
+      if (v > max) max = v;
+    }
+    if (max == -std::numeric_limits<float>::infinity()) {  // everything masked: attend to nothing
+      for (int64_t j = 0; j < n; ++j) out[j] = 0.0f;
+      continue;
+    }
+    double sum = 0.0;
+    for (int64_t j = 0; j < n; ++j) {
+      const float e = std::exp(out[j] - max);
+      out[j] = e;
+      sum += e;
+    }
+    const float inv = static_cast<float>(1.0 / sum);
+    for (int64_t j = 0; j < n; ++j) out[j] *= inv;
+  }
+}
+
+}  // namespace qgml
