@@ -3,6 +3,10 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
+# CI builds with warnings as errors.
+ifeq ($(CI),true)
+  CMAKE_FLAGS += -DQGML_WERROR=ON
+endif
 
 .PHONY: all build run test clean configure
 
