@@ -1,5 +1,6 @@
 // Rotary position embedding, in both pairings (adjacent pairs and NeoX halves).
 #include <cmath>
+#include <vector>
 
 #include "op_impl.h"
 
@@ -27,28 +28,48 @@ Tensor* rope(Context& ctx, Tensor* a, Tensor* pos, const RopeParams& rp, Tensor*
   return r;
 }
 
+// cos/sin depend only on (position, pair), not on the head: they are computed
+// once per token and reused for its n_heads rows. Angles are computed in
+// double because pos·freq reaches 1e4–1e5 radians at long contexts, where a
+// float angle would already be off by ~1e-3.
 void forward_rope(const ComputeParams& p, Tensor* dst) {
   const Tensor* a = dst->src[0];
-  const int32_t* pos = static_cast<const int32_t*>(dst->src[1]->data);
-  const float* factors = dst->src[2] ? static_cast<const float*>(dst->src[2]->data) : nullptr;
+  const Tensor* pos = dst->src[1];
+  const Tensor* ff = dst->src[2];
   const int n_rot = dst->params[0];
   const bool neox = static_cast<RopeMode>(dst->params[1]) == RopeMode::Neox;
-  const float base = dst->param_f32(2), fscale = dst->param_f32(3);
+  const double base = dst->param_f32(2), fscale = dst->param_f32(3);
   const int half = n_rot / 2;
 
+  std::vector<double> freq(static_cast<size_t>(half));
+  for (int i = 0; i < half; ++i) {
+    freq[i] = std::pow(base, -static_cast<double>(2 * i) / n_rot);
+    if (ff != nullptr) freq[i] /= static_cast<const float*>(ff->data)[i];
+  }
+  std::vector<float> cos_sin(static_cast<size_t>(2 * half));
+
+  const int64_t n_heads = dst->ne[1];
   int64_t r0, r1;
   split_range(dst->nrows(), p.ith, p.nth, &r0, &r1);
+  int64_t cached_token = -1;
   for (int64_t r = r0; r < r1; ++r) {
-    const int64_t i1 = r % dst->ne[1], i2 = (r / dst->ne[1]) % dst->ne[2], i3 = r / (dst->ne[1] * dst->ne[2]);
+    const int64_t i1 = r % n_heads, token = r / n_heads;
+    const int64_t i2 = token % dst->ne[2], i3 = token / dst->ne[2];
+    if (token != cached_token) {
+      const int32_t ps = *reinterpret_cast<const int32_t*>(static_cast<const char*>(pos->data) + i2 * pos->nb[0]);
+      const double position = static_cast<double>(ps) * fscale;
+      for (int i = 0; i < half; ++i) {
+        const double theta = position * freq[i];
+        cos_sin[2 * i] = static_cast<float>(std::cos(theta));
+        cos_sin[2 * i + 1] = static_cast<float>(std::sin(theta));
+      }
+      cached_token = token;
+    }
     const char* xrow = a->row(i1, i2, i3);
     auto x = [&](int64_t i) { return *reinterpret_cast<const float*>(xrow + i * a->nb[0]); };
     float* out = reinterpret_cast<float*>(dst->row(i1, i2, i3));
-    const float position = static_cast<float>(pos[i2]) * fscale;
     for (int i = 0; i < half; ++i) {
-      // Same frequency formula as llama2.c: base^(-2i/n_rot).
-      float theta = position * std::pow(base, -static_cast<float>(2 * i) / static_cast<float>(n_rot));
-      if (factors) theta /= factors[i];
-      const float c = std::cos(theta), s = std::sin(theta);
+      const float c = cos_sin[2 * i], s = cos_sin[2 * i + 1];
       const int64_t k0 = neox ? i : 2 * i;
       const int64_t k1 = neox ? i + half : 2 * i + 1;
       const float v0 = x(k0), v1 = x(k1);
