@@ -18,8 +18,11 @@ const char* op_name(Op op) {
 
 size_t Tensor::nbytes() const {
   if (nelements() == 0) return 0;
-  // First row's bytes plus the furthest row start, which handles any strides.
-  size_t bytes = row_size(type, ne[0]);
+  // The first row's span plus the furthest row start, which handles any
+  // strides. A row whose elements are strided (a transposed view) spans
+  // (ne0 − 1)·nb0 + one element, not ne0 elements.
+  size_t bytes = traits(type).block_size == 1 ? static_cast<size_t>(ne[0] - 1) * nb[0] + traits(type).type_size
+                                              : row_size(type, ne[0]);
   for (int i = 1; i < kMaxDims; ++i) bytes += static_cast<size_t>(ne[i] - 1) * nb[i];
   return bytes;
 }

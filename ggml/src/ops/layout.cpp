@@ -9,27 +9,35 @@
 namespace qgml {
 namespace {
 
-Tensor* make_view(Context& ctx, Tensor* a, int n_dims, const int64_t* ne, const size_t* nb, size_t offset) {
-  Tensor* v = ctx.new_node(a->type, n_dims, ne);
-  for (int i = 1; i < kMaxDims; ++i)
-    if (i < n_dims) v->nb[i] = nb[i - 1];
-    else v->nb[i] = v->nb[i - 1] * static_cast<size_t>(v->ne[i - 1]);
-  if (v->nelements() > 0 && offset + v->nbytes() > a->nbytes())
+// A view of a with shape ne and strides nb (all four dims) at a byte offset.
+Tensor* make_view(Context& ctx, Tensor* a, const int64_t* ne, const size_t* nb, size_t offset) {
+  Tensor* v = ctx.new_node(a->type, kMaxDims, ne);
+  for (int i = 0; i < kMaxDims; ++i) v->nb[i] = nb[i];
+  // Bounds are checked with the final strides, so that permuted and
+  // transposed views are measured by the bytes they really span.
+  if (v->nelements() > 0 && (offset > a->nbytes() || v->nbytes() > a->nbytes() - offset))
     fail("view: %s at offset %zu reaches past the end of %s", describe(v).c_str(), offset, describe(a).c_str());
   v->op = Op::View;
   v->src[0] = a;
   // Views of views point at the tensor that owns the memory.
   v->view_src = a->view_src ? a->view_src : a;
   v->view_offset = (a->view_src ? a->view_offset : 0) + offset;
-  if (a->data != nullptr && a->view_src == nullptr && a->op == Op::None) v->data = static_cast<char*>(a->data) + offset;
+  // Views of loaded leaves (also through other views) can be read before any
+  // graph is computed; views of op results get their data when planned.
+  if (v->view_src->op == Op::None && v->view_src->data != nullptr)
+    v->data = static_cast<char*>(v->view_src->data) + v->view_offset;
   return v;
 }
 
-// A view with explicit strides for every dimension (used by permute).
-Tensor* make_strided_view(Context& ctx, Tensor* a, const int64_t* ne, const size_t* nb) {
-  Tensor* v = make_view(ctx, a, kMaxDims, ne, nb + 1, 0);
-  v->nb[0] = nb[0];
-  return v;
+// A view of the first n_dims dims with the given strides of dims 1..n_dims−1;
+// element stride and the trailing dims' strides are the contiguous ones.
+Tensor* make_view(Context& ctx, Tensor* a, int n_dims, const int64_t* ne_in, const size_t* nb_in, size_t offset) {
+  int64_t ne[kMaxDims];
+  size_t nb[kMaxDims];
+  for (int i = 0; i < kMaxDims; ++i) ne[i] = i < n_dims ? ne_in[i] : 1;
+  nb[0] = traits(a->type).type_size;
+  for (int i = 1; i < kMaxDims; ++i) nb[i] = i < n_dims ? nb_in[i - 1] : nb[i - 1] * static_cast<size_t>(ne[i - 1]);
+  return make_view(ctx, a, ne, nb, offset);
 }
 
 // Reads element i (logical order, ne[0] fastest) of a float tensor.
@@ -145,7 +153,7 @@ Tensor* permute(Context& ctx, Tensor* a, int axis0, int axis1, int axis2, int ax
     ne[axes[i]] = a->ne[i];
     nb[axes[i]] = a->nb[i];
   }
-  return make_strided_view(ctx, a, ne, nb);
+  return make_view(ctx, a, ne, nb, 0);
 }
 
 Tensor* transpose(Context& ctx, Tensor* a) { return permute(ctx, a, 1, 0, 2, 3); }
@@ -159,7 +167,7 @@ Tensor* cpy(Context& ctx, Tensor* a, Tensor* b) {
   if (bt.block_size != 1 && (a->ne[0] != b->ne[0] || !b->rows_contiguous() || a->nrows() != b->nrows()))
     fail("cpy: writing %s needs whole rows of equal length: %s → %s", type_name(b->type), describe(a).c_str(),
          describe(b).c_str());
-  Tensor* r = make_strided_view(ctx, b, b->ne, b->nb);
+  Tensor* r = make_view(ctx, b, b->ne, b->nb, 0);
   r->op = Op::Cpy;
   r->src[0] = a;
   r->src[1] = b;
