@@ -24,6 +24,10 @@ namespace gguf {
 
 constexpr uint32_t kMagic = 0x46554747;  // "GGUF" little-endian
 constexpr uint32_t kDefaultAlignment = 32;
+// Tensor type ids from here up are qgml's own ("QG" in the high half), far
+// from llama.cpp's small sequential ids. Rows of these types may end in a
+// partial block (padded to a whole block); llama.cpp's types may not.
+constexpr uint32_t kQgmlTypeIdBase = 0x51470000;
 
 // Resource limits: a file beyond them is rejected before anything is
 // allocated (see gguf-spec.md, "Resource limits", for the reasoning).
@@ -145,7 +149,8 @@ class Writer {
 
   // Sets or replaces a key (insertion order is kept, like llama.cpp's writer).
   void set(const std::string& key, Value v);
-  void set_alignment(uint32_t alignment);  // also writes general.alignment
+  // A power of two; general.alignment is written unless it is the default 32.
+  void set_alignment(uint32_t alignment);
   // Declares a tensor; its data is produced when write() reaches it.
   void add_tensor(const std::string& name, Type type, int n_dims, const int64_t* ne, Producer produce);
   // Declares a tensor whose data is already in memory (copied at write time).

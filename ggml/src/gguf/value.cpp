@@ -67,6 +67,11 @@ std::string shortest(T v) {
   if (std::isnan(v)) return "nan";
   if (std::isinf(v)) return v < 0 ? "-inf" : "inf";
   char buf[64];
+  // Whole numbers print plainly ("10000", not "1e+04": rope.freq_base reads better).
+  if (std::trunc(v) == v && std::fabs(v) < static_cast<T>(1e15)) {
+    std::snprintf(buf, sizeof(buf), "%.0f", static_cast<double>(v));
+    return buf;
+  }
   for (int prec = 1; prec <= std::numeric_limits<T>::max_digits10; ++prec) {
     std::snprintf(buf, sizeof(buf), "%.*g", prec, static_cast<double>(v));
     if (static_cast<T>(std::strtod(buf, nullptr)) == v) break;
