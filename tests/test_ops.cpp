@@ -337,5 +337,21 @@ TEST(Ops, SoftMax) {
   }
 }
 
+TEST(Ops, SoftMaxStridedMask) {
+  // The mask as a transposed view: read through its strides, not as rows of floats.
+  Context ctx;
+  Tensor* a = make_input(ctx, {9, 4, 2, 1}, Layout::Contiguous, 31, -3.0f, 3.0f);
+  Tensor* mask = make_input(ctx, {9, 4, 1, 1}, Layout::Transposed, 32, -2.0f, 2.0f);
+  const std::vector<double> got = eval(soft_max(ctx, a, SoftMaxParams(), mask));
+  std::vector<double> ref = values(a);
+  for (size_t r = 0; r < 8; ++r) {
+    double* x = &ref[r * 9];
+    double sum = 0;
+    for (int64_t j = 0; j < 9; ++j) sum += std::exp(x[j] += elem(mask, j, static_cast<int64_t>(r % 4)));
+    for (int64_t j = 0; j < 9; ++j) x[j] = std::exp(x[j]) / sum;
+  }
+  expect_close(got, ref, 1e-6, 1e-5, "soft_max with a transposed mask");
+}
+
 }  // namespace
 }  // namespace qgml::test

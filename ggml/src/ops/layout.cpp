@@ -186,7 +186,8 @@ void forward_cpy(const ComputeParams& p, Tensor* dst) { copy_elements(p, dst->sr
 void forward_cont(const ComputeParams& p, Tensor* dst) { copy_elements(p, dst->src[0], dst); }
 
 Tensor* concat(Context& ctx, Tensor* a, Tensor* b, int dim) {
-  if (a->type != Type::F32 || b->type != Type::F32) fail("concat: expects F32 inputs");
+  if (a->type != Type::F32 || b->type != Type::F32)
+    fail("concat: expects F32 inputs, got %s and %s", describe(a).c_str(), describe(b).c_str());
   if (dim < 0 || dim >= kMaxDims) fail("concat: dimension %d out of range", dim);
   int64_t ne[kMaxDims];
   for (int i = 0; i < kMaxDims; ++i) {
@@ -224,7 +225,7 @@ void forward_concat(const ComputeParams& p, Tensor* dst) {
 Tensor* get_rows(Context& ctx, Tensor* a, Tensor* idx) {
   check_float_source(a, "get_rows");
   if (idx->type != Type::I32) fail("get_rows: indices must be I32, got %s", describe(idx).c_str());
-  if (idx->ne[1] != a->ne[2] || idx->ne[2] != 1 || a->ne[3] != 1)
+  if (idx->ne[1] != a->ne[2] || idx->ne[2] != 1 || idx->ne[3] != 1 || a->ne[3] != 1)
     fail("get_rows: indices %s do not match rows of %s", describe(idx).c_str(), describe(a).c_str());
   const int64_t ne[] = {a->ne[0], idx->ne[0], a->ne[2]};
   Tensor* r = new_result(ctx, Op::GetRows, Type::F32, 3, ne);

@@ -14,6 +14,7 @@ Tensor* rope(Context& ctx, Tensor* a, Tensor* pos, const RopeParams& rp, Tensor*
     fail("rope: n_rot %d must be even and in (0, %lld]", rp.n_rot, static_cast<long long>(a->ne[0]));
   if (rp.mode != RopeMode::Adjacent && rp.mode != RopeMode::Neox) fail("rope: unknown mode %d", int(rp.mode));
   if (!(rp.freq_base > 0.0f)) fail("rope: freq_base must be > 0");
+  if (!(rp.freq_scale > 0.0f) || !std::isfinite(rp.freq_scale)) fail("rope: freq_scale must be finite and > 0");
   if (freq_factors != nullptr &&
       (freq_factors->type != Type::F32 || freq_factors->nelements() < rp.n_rot / 2 || !freq_factors->is_contiguous()))
     fail("rope: freq_factors must be contiguous F32 with at least n_rot/2 = %d values", rp.n_rot / 2);

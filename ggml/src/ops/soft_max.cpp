@@ -24,7 +24,8 @@ Tensor* soft_max(Context& ctx, Tensor* a, const SoftMaxParams& sp, Tensor* mask)
   if (mask != nullptr && (mask->type != Type::F32 || mask->ne[0] != a->ne[0] || mask->ne[1] < a->ne[1]))
     fail("soft_max: mask must be F32 [%lld, >= %lld], got %s", static_cast<long long>(a->ne[0]),
          static_cast<long long>(a->ne[1]), describe(mask).c_str());
-  if (sp.alibi_max_bias < 0.0f) fail("soft_max: alibi_max_bias must be >= 0");
+  if (!(sp.alibi_max_bias >= 0.0f)) fail("soft_max: alibi_max_bias must be >= 0");
+  if (sp.causal_past < -1) fail("soft_max: causal_past must be >= 0, or -1 for no causal mask; got %d", sp.causal_past);
   Tensor* r = new_result_like(ctx, Op::SoftMax, a);
   r->src[0] = a;
   r->src[1] = mask;
@@ -47,7 +48,7 @@ void forward_soft_max(const ComputeParams& p, Tensor* dst) {
   for (int64_t r = r0; r < r1; ++r) {
     const int64_t i1 = r % dst->ne[1], i2 = (r / dst->ne[1]) % dst->ne[2], i3 = r / (dst->ne[1] * dst->ne[2]);
     const char* xrow = a->row(i1, i2, i3);
-    const float* m = mask ? reinterpret_cast<const float*>(mask->row(i1)) : nullptr;
+    const char* m = mask ? mask->row(i1) : nullptr;  // any strides: the mask may be a view
     const float slope = max_bias > 0.0f ? alibi_slope(max_bias, i2, dst->ne[2]) : 0.0f;
     const int64_t visible = causal_past >= 0 ? causal_past + i1 + 1 : n;  // columns [0, visible)
     float* out = reinterpret_cast<float*>(dst->row(i1, i2, i3));
@@ -56,7 +57,7 @@ void forward_soft_max(const ComputeParams& p, Tensor* dst) {
       float v = -std::numeric_limits<float>::infinity();
       if (j < visible) {
         v = *reinterpret_cast<const float*>(xrow + j * a->nb[0]) * scale;
-        if (m) v += m[j];
+        if (m) v += *reinterpret_cast<const float*>(m + j * mask->nb[0]);
         if (slope != 0.0f) v += slope * static_cast<float>(j);
       }
       out[j] = v;
