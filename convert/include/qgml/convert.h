@@ -1,0 +1,73 @@
+// qgml/convert.h — importing unquantized checkpoints into GGUF.
+//
+// A checkpoint is first opened as a SourceModel: its GGUF metadata (llama.cpp
+// key names: general.*, llama.*, tokenizer.ggml.*) and its tensors, already
+// renamed to llama.cpp's names (token_embd.weight, blk.N.attn_q.weight, ...)
+// and described in ggml dimension order (ne[0] is the contiguous row length).
+// Tensor data is produced on demand, one tensor at a time, as float32 in GGUF
+// layout (q/k permutation applied where llama.cpp applies it), so a writer —
+// or a quantizer that wants float weights — never holds more than one tensor.
+//
+// Supported inputs:
+//  * llama2.c "v0" checkpoints (.bin) with a llama2.c tokenizer.bin;
+//  * Hugging Face directories (config.json + model.safetensors or sharded
+//    model-*.safetensors with model.safetensors.index.json) of LlamaForCausalLM,
+//    MistralForCausalLM or Qwen2ForCausalLM, F32/F16/BF16 weights, with
+//    tokenizer.json (byte-level BPE or SentencePiece-style BPE) or
+//    tokenizer.model (SentencePiece protobuf).
+// Every problem with the input is a qgml::Error naming the file and the problem.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "qgml/gguf.h"
+#include "qgml/types.h"
+
+namespace qgml::convert {
+
+struct SourceTensor {
+  std::string name;  // llama.cpp's GGUF name
+  int n_dims = 0;
+  int64_t ne[4] = {1, 1, 1, 1};
+  // Fills dst (n_elements() floats) with the tensor in GGUF layout.
+  std::function<void(float* dst)> read;
+
+  int64_t n_elements() const { return ne[0] * ne[1] * ne[2] * ne[3]; }
+};
+
+class SourceModel {
+ public:
+  std::string path;                     // what was opened
+  std::vector<gguf::KeyValue> metadata; // in the order they will be written
+  std::vector<SourceTensor> tensors;    // in the order they will be written
+
+  const gguf::Value* find(const std::string& key) const;  // nullptr when absent
+  const SourceTensor* find_tensor(const std::string& name) const;
+  void set(const std::string& key, gguf::Value v);  // replaces or appends
+};
+
+// Opens a llama2.c checkpoint and its tokenizer.bin.
+std::unique_ptr<SourceModel> open_llama2c(const std::string& bin, const std::string& tokenizer_bin);
+// Opens a Hugging Face model directory. A non-empty `vocab` (a SentencePiece
+// tokenizer.model or a llama2.c tokenizer.bin) replaces the directory's own
+// tokenizer files, for checkpoints that ship without one.
+std::unique_ptr<SourceModel> open_hf(const std::string& dir, const std::string& vocab = "");
+// A directory is opened as Hugging Face, a file as llama2.c (which needs `vocab`).
+std::unique_ptr<SourceModel> open_source(const std::string& path, const std::string& vocab = "");
+
+// The type a tensor is stored as when `outtype` (F32, F16 or BF16) is asked
+// for: like llama.cpp, 1-D tensors and norm weights stay F32.
+Type tensor_out_type(const SourceTensor& t, Type outtype);
+
+// Writes the model as GGUF (atomically), converting one tensor at a time.
+// Sets general.file_type and general.quantization_version.
+void write_gguf(const SourceModel& m, const std::string& out, Type outtype);
+
+// Convenience wrappers: open + write_gguf.
+void convert_llama2c(const std::string& bin, const std::string& tokenizer_bin, const std::string& out, Type outtype);
+void convert_hf(const std::string& dir, const std::string& out, Type outtype, const std::string& vocab = "");
+
+}  // namespace qgml::convert

@@ -1,0 +1,107 @@
+// SourceModel → GGUF: per-tensor output types (llama.cpp's rules) and the
+// streaming write. Also the open_source dispatch and the convenience wrappers.
+#include <sys/stat.h>
+
+#include <string>
+#include <vector>
+
+#include "qgml/convert.h"
+#include "qgml/error.h"
+#include "qgml/fp16.h"
+
+namespace qgml::convert {
+
+const gguf::Value* SourceModel::find(const std::string& key) const {
+  for (const auto& kv : metadata) {
+    if (kv.key == key) return &kv.value;
+  }
+  return nullptr;
+}
+
+const SourceTensor* SourceModel::find_tensor(const std::string& name) const {
+  for (const auto& t : tensors) {
+    if (t.name == name) return &t;
+  }
+  return nullptr;
+}
+
+void SourceModel::set(const std::string& key, gguf::Value v) {
+  for (auto& kv : metadata) {
+    if (kv.key == key) {
+      kv.value = std::move(v);
+      return;
+    }
+  }
+  metadata.push_back({key, std::move(v)});
+}
+
+static bool ends_with(const std::string& s, const char* suffix) {
+  const std::string x(suffix);
+  return s.size() >= x.size() && s.compare(s.size() - x.size(), x.size(), x) == 0;
+}
+
+Type tensor_out_type(const SourceTensor& t, Type outtype) {
+  // llama.cpp keeps these in F32 because most of its code paths only handle
+  // F32 norms, biases and 1-D tensors; we write what it writes.
+  if (t.n_dims <= 1 || ends_with(t.name, "_norm.weight") || !ends_with(t.name, ".weight")) return Type::F32;
+  return outtype;
+}
+
+// llama.cpp's LLAMA_FTYPE values.
+static uint32_t file_type_id(Type outtype) {
+  switch (outtype) {
+    case Type::F32: return 0;
+    case Type::F16: return 1;
+    case Type::BF16: return 32;
+    default: fail("convert: output type %s is not supported (use f32, f16 or bf16)", type_name(outtype));
+  }
+}
+
+void write_gguf(const SourceModel& m, const std::string& out, Type outtype) {
+  const uint32_t ftype = file_type_id(outtype);
+  gguf::Writer w;
+  for (const auto& kv : m.metadata) w.set(kv.key, kv.value);
+  w.set("general.quantization_version", gguf::Value::u32(2));
+  w.set("general.file_type", gguf::Value::u32(ftype));
+
+  for (const SourceTensor& t : m.tensors) {
+    const Type type = tensor_out_type(t, outtype);
+    const SourceTensor* tp = &t;  // SourceModel outlives w.write() below
+    w.add_tensor(t.name, type, t.n_dims, t.ne, [tp, type](void* dst, size_t nbytes) {
+      const size_t n = static_cast<size_t>(tp->n_elements());
+      if (type == Type::F32) {
+        QGML_ASSERT(nbytes == n * sizeof(float));
+        tp->read(static_cast<float*>(dst));
+        return;
+      }
+      QGML_ASSERT(nbytes == n * sizeof(uint16_t));
+      std::vector<float> tmp(n);
+      tp->read(tmp.data());
+      uint16_t* d = static_cast<uint16_t*>(dst);
+      if (type == Type::F16) {
+        for (size_t i = 0; i < n; ++i) d[i] = f32_to_fp16(tmp[i]);
+      } else {
+        for (size_t i = 0; i < n; ++i) d[i] = f32_to_bf16(tmp[i]);
+      }
+    });
+  }
+  w.write(out);
+}
+
+std::unique_ptr<SourceModel> open_source(const std::string& path, const std::string& vocab) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) fail("%s: no such file or directory", path.c_str());
+  if (S_ISDIR(st.st_mode)) return open_hf(path, vocab);
+  if (vocab.empty()) fail("%s: a llama2.c checkpoint needs its tokenizer.bin (--vocab)", path.c_str());
+  return open_llama2c(path, vocab);
+}
+
+void convert_llama2c(const std::string& bin, const std::string& tokenizer_bin, const std::string& out, Type outtype) {
+  write_gguf(*open_llama2c(bin, tokenizer_bin), out, outtype);
+}
+
+void convert_hf(const std::string& dir, const std::string& out, Type outtype, const std::string& vocab) {
+  write_gguf(*open_hf(dir, vocab), out, outtype);
+}
+
+}  // namespace qgml::convert
