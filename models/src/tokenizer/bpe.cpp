@@ -2,6 +2,8 @@
 // start from one symbol per byte and repeatedly merge the adjacent pair of
 // lowest rank (ties: leftmost).
 #include <queue>
+#include <string_view>
+#include <unordered_map>
 
 #include "tokenizer/unicode.h"
 #include "tokenizer/vocab.h"
@@ -79,16 +81,33 @@ void bpe_encode(const Vocab& vocab, const char* text, size_t n, std::vector<int3
   std::vector<Symbol> syms;
   std::string mapped;
   const auto* bytes = reinterpret_cast<const uint8_t*>(text);
+  // Natural text repeats its words: remember each distinct word's tokens for
+  // the rest of this call (bounded, so a text of random words cannot bloat it).
+  constexpr size_t kMaxCached = size_t(1) << 16;
+  std::unordered_map<std::string_view, std::pair<size_t, size_t>> cache;
+  std::vector<int32_t> cached;
   for (const auto& w : words) {
+    const std::string_view word(text + w.first, w.second - w.first);
+    if (auto it = cache.find(word); it != cache.end()) {
+      out.insert(out.end(), cached.begin() + long(it->second.first),
+                 cached.begin() + long(it->second.first + it->second.second));
+      continue;
+    }
+    const size_t before = out.size();
+    bool whole = false;
     if (vocab.pre()->ignore_merges()) {
       mapped.clear();
       for (size_t i = w.first; i < w.second; ++i) mapped += byte_to_symbol(bytes[i]);
       if (const int32_t id = vocab.find(mapped); id >= 0) {
         out.push_back(id);
-        continue;
+        whole = true;
       }
     }
-    encode_word(vocab, bytes + w.first, w.second - w.first, syms, out);
+    if (!whole) encode_word(vocab, bytes + w.first, w.second - w.first, syms, out);
+    if (cache.size() < kMaxCached) {
+      cache.emplace(word, std::make_pair(cached.size(), out.size() - before));
+      cached.insert(cached.end(), out.begin() + long(before), out.end());
+    }
   }
 }
 

@@ -26,12 +26,13 @@ struct WorseBigram {
     return a.score < b.score || (a.score == b.score && a.left > b.left);
   }
 };
+using BigramQueue = std::priority_queue<Bigram, std::vector<Bigram>, WorseBigram>;
 
-}  // namespace
+const char kSpace[] = "\xE2\x96\x81";  // U+2581
 
-void spm_encode(const Vocab& vocab, const std::string& text, std::vector<int32_t>& out) {
-  std::vector<Symbol> syms;
-  syms.reserve(text.size());
+void encode_chunk(const Vocab& vocab, std::string_view text, std::vector<Symbol>& syms, BigramQueue& queue,
+                  std::vector<int32_t>& out) {
+  syms.clear();
   for (size_t off = 0; off < text.size();) {
     const size_t len = utf8_unit_len(text.data() + off, text.size() - off);
     const int32_t i = int32_t(syms.size());
@@ -40,11 +41,10 @@ void spm_encode(const Vocab& vocab, const std::string& text, std::vector<int32_t
   }
   if (syms.empty()) return;
 
-  std::priority_queue<Bigram, std::vector<Bigram>, WorseBigram> queue;
   auto try_add = [&](int32_t l, int32_t r) {
     if (l < 0 || r < 0) return;
     const size_t len = syms[size_t(l)].length + syms[size_t(r)].length;
-    const int32_t id = vocab.find_mergeable(std::string_view(text.data() + syms[size_t(l)].offset, len));
+    const int32_t id = vocab.find_mergeable(text.substr(syms[size_t(l)].offset, len));
     if (id >= 0) queue.push({vocab.token(id).score, l, r, len});
   };
   for (int32_t i = 1; i < int32_t(syms.size()); ++i) try_add(i - 1, i);
@@ -65,7 +65,7 @@ void spm_encode(const Vocab& vocab, const std::string& text, std::vector<int32_t
 
   for (int32_t i = 0; i != -1; i = syms[size_t(i)].next) {
     const Symbol& s = syms[size_t(i)];
-    const int32_t id = vocab.find_mergeable(std::string_view(text.data() + s.offset, s.length));
+    const int32_t id = vocab.find_mergeable(text.substr(s.offset, s.length));
     if (id >= 0) {
       out.push_back(id);
       continue;
@@ -76,6 +76,29 @@ void spm_encode(const Vocab& vocab, const std::string& text, std::vector<int32_t
       if (b >= 0) out.push_back(b);
     }
   }
+}
+
+}  // namespace
+
+void spm_encode(const Vocab& vocab, const std::string& text, std::vector<int32_t>& out) {
+  std::vector<Symbol> syms;
+  BigramQueue queue;
+  const std::string_view all(text);
+  if (!vocab.spm_cut_before_space()) {
+    encode_chunk(vocab, all, syms, queue, out);
+    return;
+  }
+  // No token holds a U+2581 after another character, so no merge crosses the
+  // start of a U+2581 run: words merge on their own, with a small queue that
+  // stays in cache, and the result is the same as for the whole text.
+  const std::string_view space(kSpace, 3);
+  size_t start = 0;
+  for (size_t p = all.find(space, 1); p != std::string_view::npos; p = all.find(space, p + 3)) {
+    if (p == start || all.compare(p - 3, 3, space) == 0) continue;  // inside a run of U+2581
+    encode_chunk(vocab, all.substr(start, p - start), syms, queue, out);
+    start = p;
+  }
+  encode_chunk(vocab, all.substr(start), syms, queue, out);
 }
 
 }  // namespace qgml::tok

@@ -96,6 +96,16 @@ Vocab::Vocab(const VocabSpec& spec) {
         !tokens_[i].text.empty())
       specials_.push_back(int32_t(i));
   }
+  if (!byte_level_) {
+    const std::string space = "\xE2\x96\x81";
+    spm_cut_before_space_ = true;
+    for (size_t i = 0; i < n && spm_cut_before_space_; ++i) {
+      const std::string& t = tokens_[i].text;
+      size_t lead = 0;
+      while (t.compare(lead, 3, space) == 0) lead += 3;
+      if (find_mergeable(t) >= 0 && t.find(space, lead) != std::string::npos) spm_cut_before_space_ = false;
+    }
+  }
   std::stable_sort(specials_.begin(), specials_.end(), [&](int32_t a, int32_t b) {
     return tokens_[size_t(a)].text.size() > tokens_[size_t(b)].text.size();
   });

@@ -44,6 +44,9 @@ class Vocab {
   // tokens count only with parse_special; user-defined ones always.
   std::vector<Fragment> partition(const std::string& text, bool parse_special) const;
 
+  // True when no mergeable token holds U+2581 after another character (Llama's
+  // vocabularies): then SentencePiece merging may run word by word.
+  bool spm_cut_before_space() const { return spm_cut_before_space_; }
   // SentencePiece byte fallback: the <0xXX> token of a byte, else its one-byte token, else UNK.
   int32_t spm_byte_token(uint8_t b) const { return spm_byte_[b]; }
   // Byte-level BPE: the token of the character that stands for byte b (-1 if missing).
@@ -64,6 +67,7 @@ class Vocab {
   void set_special_rules(const std::string& name);
 
   bool byte_level_ = false;
+  bool spm_cut_before_space_ = false;
   std::vector<Token> tokens_;
   std::unordered_map<std::string_view, int32_t> by_text_;  // views into tokens_[i].text
   std::unordered_map<uint64_t, uint64_t> merges_;          // (left << 32 | right) -> (rank << 32 | merged)
