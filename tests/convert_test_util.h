@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "qgml/fp16.h"
+#include "qgml/gguf.h"
 
 namespace qgml::test {
 
@@ -71,6 +72,38 @@ inline void write_safetensors(const std::string& path, const std::vector<StEntry
   std::string data;
   for (const auto& e : entries) data += e.data;
   write_bytes(path, safetensors_file(safetensors_header(entries), data));
+}
+
+// Deep equality of two GGUF values (floats bit for bit, so -0.0 != 0.0);
+// `why` says where they first differ.
+inline bool same_value(const gguf::Value& a, const gguf::Value& b, std::string* why) {
+  if (a.type != b.type) {
+    *why = std::string("type ") + gguf::value_type_name(a.type) + " vs " + gguf::value_type_name(b.type);
+    return false;
+  }
+  switch (a.type) {
+    case gguf::ValueType::STRING:
+      if (a.str != b.str) *why = "'" + a.str + "' vs '" + b.str + "'";
+      return a.str == b.str;
+    case gguf::ValueType::ARRAY:
+      if (a.elem_type != b.elem_type || a.items.size() != b.items.size()) {
+        *why = "array of " + std::to_string(a.items.size()) + " vs " + std::to_string(b.items.size());
+        return false;
+      }
+      for (size_t i = 0; i < a.items.size(); ++i) {
+        if (!same_value(a.items[i], b.items[i], why)) {
+          *why = "item " + std::to_string(i) + ": " + *why;
+          return false;
+        }
+      }
+      return true;
+    default:
+      if (std::memcmp(&a.num, &b.num, sizeof(a.num)) != 0) {
+        *why = a.to_string() + " vs " + b.to_string();
+        return false;
+      }
+      return true;
+  }
 }
 
 }  // namespace qgml::test
