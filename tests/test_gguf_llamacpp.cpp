@@ -4,6 +4,7 @@
 // by small readers written from the format description in shared/README.md.
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -273,6 +274,37 @@ TEST_F(LlamaCpp, KQuantFilesNameTheUnsupportedType) {
     expect_reader_error(path, c.what);
     expect_reader_error(path, "is not supported by qgml");
   }
+}
+
+// Runs `qgml inspect` and returns its stdout+stderr and exit status.
+std::string run_cli(const std::string& args, int* status) {
+  std::string out;
+  FILE* p = ::popen((cli_path() + " " + args + " 2>&1").c_str(), "r");
+  if (p == nullptr) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+  const int rc = ::pclose(p);
+  *status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  return out;
+}
+
+TEST_F(LlamaCpp, InspectCommand) {
+  QGML_REQUIRE_SHARED(path, "data/gguf-llamacpp/stories260K-f16.gguf");
+  QGML_REQUIRE_SHARED(bad, "data/gguf-llamacpp/stories260K-q2_k.gguf");
+  if (!file_exists(cli_path())) GTEST_SKIP() << "qgml CLI not built: " << cli_path();
+  int status = -1;
+  const std::string out = run_cli("inspect '" + path + "' -n 2", &status);
+  EXPECT_EQ(status, 0) << out;
+  const Reader r(path);
+  EXPECT_NE(out.find(format("version:     %u", r.version())), std::string::npos) << out;
+  EXPECT_NE(out.find(format("tensors: %zu", r.tensors().size())), std::string::npos) << out;
+  EXPECT_NE(out.find("[\"<unk>\", \"<s>\", ... (512 items)]"), std::string::npos) << out;  // abbreviated
+  for (const auto& t : r.tensors()) EXPECT_NE(out.find(t.name), std::string::npos) << t.name;
+  EXPECT_NE(out.find("[172, 64]"), std::string::npos);
+  const std::string err = run_cli("inspect '" + bad + "'", &status);
+  EXPECT_EQ(status, 1);
+  EXPECT_NE(err.find("type id 20"), std::string::npos) << err;
 }
 
 std::vector<std::string> vocab_files(const std::string& dir) {
