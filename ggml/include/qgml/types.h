@@ -20,6 +20,20 @@ enum class Type : uint8_t {
   I32,   // indices (get_rows) and positions (rope)
   Q8_0,  // llama.cpp: 32 × int8 + f16 scale
   Q4_0,  // llama.cpp: 32 × 4-bit + f16 scale, value = d·(q−8)
+  Q4_1,  // llama.cpp: 32 × 4-bit + f16 scale + f16 min, value = d·q + m
+  // qgml's own types (gguf ids 0x51470000 + n); byte layouts in gguf-spec.md,
+  // "Quantized block layouts (qgml types)".
+  Q8_A,  // activations: 256 × int8, f32 scale, per-32 sums (the dot partner of the types below)
+  // GPTQ: one group of g weights of a row per block; value = d·(q − z).
+  // Asymmetric ("gptqB_gG") store z per group; symmetric ("gptqBs_gG") fix z = 2^(B−1).
+  GPTQ4_G32, GPTQ4_G64, GPTQ4_G128,
+  GPTQ3_G32, GPTQ3_G64, GPTQ3_G128,
+  GPTQ2_G32, GPTQ2_G64, GPTQ2_G128,
+  GPTQ4S_G32, GPTQ4S_G64, GPTQ4S_G128,
+  GPTQ3S_G32, GPTQ3S_G64, GPTQ3S_G128,
+  GPTQ2S_G32, GPTQ2S_G64, GPTQ2S_G128,
+  NF4,     // QLoRA NormalFloat4: 64 codes + f16 absmax per block
+  NF4_DQ,  // NF4 with 8-bit absmax: 4 blocks of 64 share one f16 scale of their absmax values
   Count
 };
 constexpr int kTypeCount = static_cast<int>(Type::Count);

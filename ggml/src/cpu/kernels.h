@@ -13,6 +13,16 @@ namespace qgml {
 // Dot product of one weight row (k elements of the weight type) with one
 // activation row already converted to the type's vec_dot_type.
 using VecDotFn = float (*)(int64_t k, const void* w_row, const void* act_row);
+// Dot products of several weight rows with several activation rows (already
+// in vec_dot_type): out[c·ldo + r] = dot(weight row r, activation row c) for
+// r < nr, c < nc; rows are w_stride / a_stride bytes apart. Kernels tile
+// internally (several rows per pass for matrix-vector, weight blocks unpacked
+// once for several activation rows otherwise), but every (r, c) result is
+// computed by the same sequence of float operations whatever nr, nc and the
+// tile it falls in, so results do not depend on how callers split the work,
+// and equal vec_dot's.
+using GemmFn = void (*)(int64_t k, const void* w, size_t w_stride, int64_t nr, const void* a, size_t a_stride,
+                        int64_t nc, float* out, int64_t ldo);
 // Converts k floats into the type's vec_dot_type layout (activation side).
 using QuantizeActFn = void (*)(const float* x, void* dst, int64_t k);
 // Converts a row of any storage type to float (a faster to_float).
@@ -20,6 +30,7 @@ using ToFloatRowFn = void (*)(const void* src, float* dst, int64_t k);
 
 struct TypeKernels {
   VecDotFn vec_dot = nullptr;
+  GemmFn gemm = nullptr;                 // optional: callers fall back to vec_dot
   QuantizeActFn quantize_act = nullptr;  // set on the vec_dot_type's own row
   ToFloatRowFn to_float = nullptr;
 };
@@ -42,5 +53,14 @@ void register_scalar_kernels(KernelTable& t);
 void register_avx2_kernels(KernelTable& t);
 void register_avx512_kernels(KernelTable& t);
 void register_neon_kernels(KernelTable& t);
+// The quantized-type kernels of each level (separate files per level).
+void register_scalar_quant_kernels(KernelTable& t);
+void register_avx2_quant_kernels(KernelTable& t);
+void register_avx2_gptq_kernels(KernelTable& t);
+void register_avx2_nf4_q4_kernels(KernelTable& t);
+void register_avx512_quant_kernels(KernelTable& t);
+void register_avx512_gptq_kernels(KernelTable& t);
+void register_avx512_nf4_q4_kernels(KernelTable& t);
+void register_neon_quant_kernels(KernelTable& t);
 
 }  // namespace qgml

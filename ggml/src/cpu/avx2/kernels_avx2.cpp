@@ -79,6 +79,7 @@ void register_avx2_kernels(KernelTable& t) {
   t[Type::F16].vec_dot = dot_f16;
   t[Type::F16].to_float = f16_row_to_float;
   t[Type::BF16].vec_dot = dot_bf16;
+  register_avx2_quant_kernels(t);
 }
 
 }  // namespace qgml

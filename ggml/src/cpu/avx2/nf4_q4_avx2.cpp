@@ -1,0 +1,201 @@
+// AVX2 kernels for NF4 / NF4_DQ and Q4_1 (against Q8_A activations) and for
+// llama.cpp's Q4_0 / Q8_0 (against Q8_0 activations).
+//
+// NF4 codes become int8 code values with one pshufb (the 16-entry table is
+// exactly one shuffle register); maddubs needs an unsigned operand, so the
+// code's sign moves onto the activation (|w| · sign(a, w)), and each 32
+// is widened at once since 2·127·127 leaves no int16 headroom.
+#include "../../quants.h"
+#include "../gemm_tiles.h"
+#include "../kernels.h"
+#include "avx2_util.h"
+
+namespace qgml {
+namespace {
+
+using namespace avx2;
+
+inline __m256i nf4_table() {
+  return _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kNF4Int8)));
+}
+
+// Σ kNF4Int8[code]·a over one 64-element sub-block, in 8 int32 lanes, for NA activation rows.
+template <int NA>
+inline void nf4_sub(const uint8_t* qs, const int8_t* const* qa, int off, __m256i tbl, __m256i* i32) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  const __m256i m4 = _mm256_set1_epi8(0x0f);
+  const __m256i v = load(qs);
+  const __m256i w0 = _mm256_shuffle_epi8(tbl, _mm256_and_si256(v, m4));
+  const __m256i w1 = _mm256_shuffle_epi8(tbl, _mm256_and_si256(_mm256_srli_epi16(v, 4), m4));
+  const __m256i a0 = _mm256_sign_epi8(w0, w0), a1 = _mm256_sign_epi8(w1, w1);
+  for (int j = 0; j < NA; ++j) {
+    const __m256i p0 = _mm256_maddubs_epi16(a0, _mm256_sign_epi8(load(qa[j] + off), w0));
+    const __m256i p1 = _mm256_maddubs_epi16(a1, _mm256_sign_epi8(load(qa[j] + off + 32), w1));
+    i32[j] = _mm256_add_epi32(_mm256_madd_epi16(p0, ones), _mm256_madd_epi16(p1, ones));
+  }
+}
+
+struct Nf4Kernel {
+  template <int R, int NA>
+  static void tile(int64_t k, const uint8_t* w, size_t ws, const uint8_t* const* act, float* out, int64_t ldo) {
+    const __m256i tbl = nf4_table();
+    __m256 acc[R][NA];
+    for (int r = 0; r < R; ++r)
+      for (int j = 0; j < NA; ++j) acc[r][j] = _mm256_setzero_ps();
+    for (int64_t e0 = 0; e0 < k; e0 += kQKNF4) {
+      const int8_t* qa[NA];
+      float da[NA];
+      for (int j = 0; j < NA; ++j) {
+        const BlockQ8A* A = reinterpret_cast<const BlockQ8A*>(act[j]) + e0 / kQK8_A;
+        qa[j] = A->qs;
+        da[j] = A->d * (1.0f / 127.0f);
+      }
+      const int off = static_cast<int>(e0 % kQK8_A);
+      for (int r = 0; r < R; ++r) {
+        const BlockNF4* x = reinterpret_cast<const BlockNF4*>(w + r * ws) + e0 / kQKNF4;
+        const float d = _cvtsh_ss(x->d);
+        __m256i i32[NA];
+        nf4_sub<NA>(x->qs, qa, off, tbl, i32);
+        for (int j = 0; j < NA; ++j)
+          acc[r][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32[j]), _mm256_set1_ps(d * da[j]), acc[r][j]);
+      }
+    }
+    for (int r = 0; r < R; ++r)
+      for (int j = 0; j < NA; ++j) out[j * ldo + r] = hsum(acc[r][j]);
+  }
+};
+
+struct Nf4DqKernel {
+  template <int R, int NA>
+  static void tile(int64_t k, const uint8_t* w, size_t ws, const uint8_t* const* act, float* out, int64_t ldo) {
+    const __m256i tbl = nf4_table();
+    __m256 acc[R][NA];
+    for (int r = 0; r < R; ++r)
+      for (int j = 0; j < NA; ++j) acc[r][j] = _mm256_setzero_ps();
+    for (int64_t e0 = 0; e0 < k; e0 += kQKNF4DQ) {
+      const int8_t* qa[NA];
+      float da[NA];
+      for (int j = 0; j < NA; ++j) {
+        const BlockQ8A* A = reinterpret_cast<const BlockQ8A*>(act[j]) + e0 / kQK8_A;
+        qa[j] = A->qs;
+        da[j] = A->d * (1.0f / 127.0f);
+      }
+      for (int r = 0; r < R; ++r) {
+        const BlockNF4DQ* x = reinterpret_cast<const BlockNF4DQ*>(w + r * ws) + e0 / kQKNF4DQ;
+        const float d = _cvtsh_ss(x->d);
+        for (int s = 0; s < 4; ++s) {
+          __m256i i32[NA];
+          nf4_sub<NA>(x->qs + 32 * s, qa, 64 * s, tbl, i32);
+          const float ds = d * static_cast<float>(x->sc[s]);
+          for (int j = 0; j < NA; ++j)
+            acc[r][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32[j]), _mm256_set1_ps(ds * da[j]), acc[r][j]);
+        }
+      }
+    }
+    for (int r = 0; r < R; ++r)
+      for (int j = 0; j < NA; ++j) out[j * ldo + r] = hsum(acc[r][j]);
+  }
+};
+
+// Q4_0 / Q4_1 nibbles (element j low, j+16 high) as 32 ordered bytes.
+inline __m256i nibbles32(const uint8_t* qs) {
+  return _mm256_and_si256(_mm256_srlv_epi64(bcast16(qs), _mm256_setr_epi64x(0, 0, 4, 4)), _mm256_set1_epi8(0x0f));
+}
+
+// The min term m·Σa is summed in a scalar per pair, in block order.
+struct Q4_1Kernel {
+  template <int R, int NA>
+  static void tile(int64_t k, const uint8_t* w, size_t ws, const uint8_t* const* act, float* out, int64_t ldo) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[R][NA];
+    float ms[R][NA];
+    for (int r = 0; r < R; ++r)
+      for (int j = 0; j < NA; ++j) {
+        acc[r][j] = _mm256_setzero_ps();
+        ms[r][j] = 0.0f;
+      }
+    for (int64_t e0 = 0; e0 < k; e0 += kQK4_1) {
+      const int8_t* qa[NA];
+      float da[NA];
+      int asum[NA];
+      const int off = static_cast<int>(e0 % kQK8_A);
+      for (int j = 0; j < NA; ++j) {
+        const BlockQ8A* A = reinterpret_cast<const BlockQ8A*>(act[j]) + e0 / kQK8_A;
+        qa[j] = A->qs + off;
+        da[j] = A->d;
+        asum[j] = A->bsums[off / 32];
+      }
+      for (int r = 0; r < R; ++r) {
+        const BlockQ4_1* x = reinterpret_cast<const BlockQ4_1*>(w + r * ws) + e0 / kQK4_1;
+        const float d = _cvtsh_ss(x->d), m = _cvtsh_ss(x->m);
+        const __m256i q = nibbles32(x->qs);
+        for (int j = 0; j < NA; ++j) {
+          const __m256i i32 = _mm256_madd_epi16(_mm256_maddubs_epi16(q, load(qa[j])), ones);
+          acc[r][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32), _mm256_set1_ps(d * da[j]), acc[r][j]);
+          ms[r][j] += m * da[j] * static_cast<float>(asum[j]);
+        }
+      }
+    }
+    for (int r = 0; r < R; ++r)
+      for (int j = 0; j < NA; ++j) out[j * ldo + r] = hsum(acc[r][j]) + ms[r][j];
+  }
+};
+
+// Signed weights × Q8_0 activations: |w| · sign(a, w).
+template <bool kQ4>
+struct Q8_0ActKernel {
+  template <int R, int NA>
+  static void tile(int64_t k, const uint8_t* w, size_t ws, const uint8_t* const* act, float* out, int64_t ldo) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[R][NA];
+    for (int r = 0; r < R; ++r)
+      for (int j = 0; j < NA; ++j) acc[r][j] = _mm256_setzero_ps();
+    const int64_t nb = (k + 31) / 32;
+    for (int64_t b = 0; b < nb; ++b) {
+      const BlockQ8_0* y[NA];
+      for (int j = 0; j < NA; ++j) y[j] = reinterpret_cast<const BlockQ8_0*>(act[j]) + b;
+      for (int r = 0; r < R; ++r) {
+        __m256i q;
+        float d;
+        if constexpr (kQ4) {
+          const BlockQ4_0* x = reinterpret_cast<const BlockQ4_0*>(w + r * ws) + b;
+          q = _mm256_sub_epi8(nibbles32(x->qs), _mm256_set1_epi8(8));
+          d = _cvtsh_ss(x->d);
+        } else {
+          const BlockQ8_0* x = reinterpret_cast<const BlockQ8_0*>(w + r * ws) + b;
+          q = load(x->qs);
+          d = _cvtsh_ss(x->d);
+        }
+        const __m256i aq = _mm256_sign_epi8(q, q);
+        for (int j = 0; j < NA; ++j) {
+          const __m256i i32 = _mm256_madd_epi16(_mm256_maddubs_epi16(aq, _mm256_sign_epi8(load(y[j]->qs), q)), ones);
+          acc[r][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32), _mm256_set1_ps(d * _cvtsh_ss(y[j]->d)), acc[r][j]);
+        }
+      }
+    }
+    for (int r = 0; r < R; ++r)
+      for (int j = 0; j < NA; ++j) out[j * ldo + r] = hsum(acc[r][j]);
+  }
+};
+
+}  // namespace
+
+void register_avx2_nf4_q4_kernels(KernelTable& t) {
+  t[Type::NF4].vec_dot = vec_dot_tile<Nf4Kernel>;
+  t[Type::NF4].gemm = gemm_tiles<Nf4Kernel>;
+  t[Type::NF4_DQ].vec_dot = vec_dot_tile<Nf4DqKernel>;
+  t[Type::NF4_DQ].gemm = gemm_tiles<Nf4DqKernel>;
+  t[Type::Q4_1].vec_dot = vec_dot_tile<Q4_1Kernel>;
+  t[Type::Q4_1].gemm = gemm_tiles<Q4_1Kernel>;
+  t[Type::Q4_0].vec_dot = vec_dot_tile<Q8_0ActKernel<true>>;
+  t[Type::Q4_0].gemm = gemm_tiles<Q8_0ActKernel<true>>;
+  t[Type::Q8_0].vec_dot = vec_dot_tile<Q8_0ActKernel<false>>;
+  t[Type::Q8_0].gemm = gemm_tiles<Q8_0ActKernel<false>>;
+}
+
+void register_avx2_quant_kernels(KernelTable& t) {
+  register_avx2_gptq_kernels(t);
+  register_avx2_nf4_q4_kernels(t);
+}
+
+}  // namespace qgml

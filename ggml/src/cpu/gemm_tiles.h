@@ -1,0 +1,54 @@
+// The tiling shared by every level's quantized kernels: a kernel class K
+// provides
+//   template <int R, int C> static void tile(int64_t k, const uint8_t* w, size_t w_stride,
+//                                            const uint8_t* const* act, float* out, int64_t ldo);
+// computing R weight rows × C activation rows, and gets vec_dot and gemm from
+// it. Each (r, c) result's float operations are the same in every tile shape
+// (kernels keep one accumulator per pair and update it group by group), so
+// R and C change speed only, never results.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace qgml {
+
+// Matrix-vector: R rows share each activation load and give the memory
+// system R streams at once. Otherwise: C activation rows share each unpacked
+// weight block.
+constexpr int kTileRows = 4;
+constexpr int kTileCols = 4;
+
+template <class K>
+void gemm_tiles(int64_t k, const void* w, size_t ws, int64_t nr, const void* a, size_t as, int64_t nc, float* out,
+                int64_t ldo) {
+  const uint8_t* W = static_cast<const uint8_t*>(w);
+  const uint8_t* A = static_cast<const uint8_t*>(a);
+  if (nc == 1) {
+    int64_t r = 0;
+    for (; r + kTileRows <= nr; r += kTileRows) K::template tile<kTileRows, 1>(k, W + r * ws, ws, &A, out + r, ldo);
+    for (; r < nr; ++r) K::template tile<1, 1>(k, W + r * ws, ws, &A, out + r, ldo);
+    return;
+  }
+  for (int64_t r = 0; r < nr; ++r) {
+    int64_t c = 0;
+    for (; c + kTileCols <= nc; c += kTileCols) {
+      const uint8_t* ap[kTileCols];
+      for (int j = 0; j < kTileCols; ++j) ap[j] = A + (c + j) * as;
+      K::template tile<1, kTileCols>(k, W + r * ws, ws, ap, out + c * ldo + r, ldo);
+    }
+    for (; c < nc; ++c) {
+      const uint8_t* ap = A + c * as;
+      K::template tile<1, 1>(k, W + r * ws, ws, &ap, out + c * ldo + r, ldo);
+    }
+  }
+}
+
+template <class K>
+float vec_dot_tile(int64_t k, const void* w, const void* a) {
+  const uint8_t* ap = static_cast<const uint8_t*>(a);
+  float out = 0.0f;
+  K::template tile<1, 1>(k, static_cast<const uint8_t*>(w), 0, &ap, &out, 1);
+  return out;
+}
+
+}  // namespace qgml
