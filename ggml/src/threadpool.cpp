@@ -7,9 +7,6 @@
 #include <thread>
 #include <vector>
 
-#if defined(QGML_USE_OPENMP)
-#include <omp.h>
-#endif
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
 #define QGML_CPU_RELAX() _mm_pause()
@@ -27,7 +24,14 @@ namespace {
 // its core back when the machine is busy.
 class Barrier {
  public:
-  void reset(int n) { n_ = n; count_.store(0); }
+  void reset(int n) {
+    n_ = n;
+    count_.store(0);
+    // With more threads than cores, a spinning waiter only delays the thread
+    // it waits for: go straight to yielding and sleeping.
+    const unsigned hw = std::thread::hardware_concurrency();
+    spins_ = hw != 0 && static_cast<unsigned>(n) > hw ? 0 : kSpins;
+  }
 
   void wait() {
     if (n_ <= 1) return;
@@ -41,17 +45,28 @@ class Barrier {
       cv_.notify_all();
       return;
     }
-    for (int i = 0; i < kSpins; ++i) {
+    for (int i = 0; i < spins_; ++i) {
       if (gen_.load(std::memory_order_acquire) != gen) return;
       QGML_CPU_RELAX();
+    }
+    // On an oversubscribed machine the late thread may be waiting for this
+    // core: offer it before paying for a sleep and a wake-up.
+    for (int i = 0; i < kYields; ++i) {
+      if (gen_.load(std::memory_order_acquire) != gen) return;
+      std::this_thread::yield();
     }
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait(lock, [&] { return gen_.load(std::memory_order_acquire) != gen; });
   }
 
  private:
-  static constexpr int kSpins = 1 << 14;
+  // ~50-150 µs of pausing (a pause is 10-140 cycles depending on the CPU):
+  // long enough to cover the imbalance between threads of one op, short
+  // enough that a busy machine does not lose a millisecond per barrier.
+  static constexpr int kSpins = 1 << 11;
+  static constexpr int kYields = 8;
   int n_ = 1;
+  int spins_ = kSpins;
   std::atomic<int> count_{0};
   std::atomic<unsigned> gen_{0};
   std::mutex mu_;
@@ -60,38 +75,11 @@ class Barrier {
 
 }  // namespace
 
-#if defined(QGML_USE_OPENMP)
-
-struct ThreadPool::Impl {
-  Barrier barrier;
-};
-
-ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads > 0 ? n_threads : 1), impl_(new Impl) {}
-ThreadPool::~ThreadPool() = default;
-
-void ThreadPool::run(const std::function<void(int, int)>& fn) {
-  if (n_threads_ == 1) {
-    impl_->barrier.reset(1);
-    fn(0, 1);
-    return;
-  }
-  // OpenMP may grant fewer threads than asked; the barrier must count the real team.
-  std::atomic<bool> ready{false};
-#pragma omp parallel num_threads(n_threads_)
-  {
-    const int nth = omp_get_num_threads();
-    if (omp_get_thread_num() == 0) {
-      impl_->barrier.reset(nth);
-      ready.store(true, std::memory_order_release);
-    }
-    while (!ready.load(std::memory_order_acquire)) QGML_CPU_RELAX();
-    fn(omp_get_thread_num(), nth);
-  }
-}
-
-void ThreadPool::barrier() { impl_->barrier.wait(); }
-
-#else  // std::thread pool
+// One implementation on every platform: persistent std::threads that sleep
+// on a condition variable between runs. An OpenMP team was tried first, but
+// libgomp's workers spin for up to ~300k iterations after every parallel
+// region; on a 2-core machine shared with other processes that made a run()
+// of 2 threads cost 20-30 ms instead of ~0.2 ms (see ThreadPool.RunLatency).
 
 struct ThreadPool::Impl {
   Barrier barrier;
@@ -153,8 +141,6 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
 }
 
 void ThreadPool::barrier() { impl_->barrier.wait(); }
-
-#endif
 
 int ThreadPool::default_threads() {
   if (const char* s = std::getenv("QGML_THREADS")) {

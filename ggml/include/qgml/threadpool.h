@@ -1,9 +1,10 @@
 // qgml/threadpool.h — a fixed set of worker threads that run one function on
 // every thread, with a barrier to separate phases.
 //
-// Built on OpenMP when the compiler has it, otherwise on std::thread (Apple
-// clang). Waiting threads spin only briefly and then sleep, so a pool whose
-// second core is busy with another process does not collapse.
+// Built on persistent std::threads (the same code on every platform; OpenMP
+// teams spin too long between runs on a shared machine). Waiting threads spin
+// only briefly and then sleep, so a pool whose second core is busy with
+// another process does not collapse.
 #pragma once
 #include <functional>
 #include <memory>
