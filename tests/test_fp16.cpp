@@ -114,7 +114,7 @@ TEST(Fp16, HalfToFloatValues) {
     double want = e == 0 ? std::ldexp(m / 1024.0, -14) : std::ldexp(1 + m / 1024.0, static_cast<int>(e) - 15);
     if (s) want = -want;
     ASSERT_EQ(static_cast<double>(fp16_to_f32(static_cast<uint16_t>(i))), want) << std::hex << i;
-    if (want == 0) ASSERT_EQ(std::signbit(fp16_to_f32(static_cast<uint16_t>(i))), s != 0);
+    ASSERT_EQ(std::signbit(fp16_to_f32(static_cast<uint16_t>(i))), s != 0) << std::hex << i;
   }
   EXPECT_EQ(fp16_to_f32(0x7c00), INFINITY);
   EXPECT_EQ(fp16_to_f32(0xfc00), -INFINITY);
