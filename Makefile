@@ -20,7 +20,7 @@ build: configure
 
 # The main job: generate a story from the model shipped in the repository.
 run: build
-	$(BUILD_DIR)/bin/qgml run -m models/stories260K/stories260K.gguf -n 256 --temp 0
+	$(BUILD_DIR)/bin/qgml run -m models/stories260K/stories260K.gguf -n 256 --temp 0 -t 2
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)

@@ -8,6 +8,7 @@
 #include <random>
 #include <string>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <vector>
 
 namespace qgml::test {
@@ -20,6 +21,24 @@ inline std::string shared_dir() {
 
 inline std::string source_dir() { return QGML_SOURCE_DIR; }
 inline std::string cli_path() { return QGML_CLI_PATH; }
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out;  // stdout (stderr goes to the test log)
+};
+
+// Runs `build/bin/qgml ARGS` through the shell; ARGS must be shell-quoted by the caller.
+inline CliResult run_cli(const std::string& args) {
+  CliResult r;
+  FILE* p = ::popen((cli_path() + " " + args).c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int status = ::pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
 
 inline bool file_exists(const std::string& p) {
   struct stat st;

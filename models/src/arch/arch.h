@@ -1,0 +1,44 @@
+// What an architecture provides: reading its hyperparameters and binding its
+// weights at load time, and building the forward graph for a batch of tokens.
+// One file per family in this folder; registry.cpp lists them.
+#pragma once
+#include <string>
+
+#include "qgml/graph.h"
+#include "qgml/model.h"
+#include "qgml/session.h"
+
+namespace qgml {
+
+// The inputs of one forward pass.
+struct BatchInputs {
+  Tensor* tokens = nullptr;     // I32 [n]
+  Tensor* positions = nullptr;  // I32 [n], n_past + i
+  int64_t n = 0;
+  bool all_logits = false;      // logits for every token, not only the last
+};
+
+struct Architecture {
+  const char* name;  // general.architecture
+  // Reads hyperparameters into m.mutable_hparams() and binds weights into
+  // m.arch_state; throws qgml::Error naming what is missing or malformed.
+  void (*load)(Model& m);
+  // Returns logits [n_vocab, n or 1]. Writes to the KV cache must be added to
+  // `graph` (in layer order) before anything that reads them.
+  Tensor* (*build)(const Model& m, Context& ctx, Graph& graph, KvCache& cache, const BatchInputs& in);
+};
+
+// nullptr when qgml does not know the architecture.
+const Architecture* find_architecture(const std::string& name);
+std::string supported_architectures();  // "llama, qwen2, ..."
+
+// Hyperparameters every decoder-only family shares, read from {arch}.* keys.
+void read_common_hparams(Model& m);
+
+// Attention over the KV cache for one layer: stores k and v at positions
+// [n_past, n_past + n) and returns the attention output [head_dim·n_head, n].
+// q: [head_dim, n_head, n], k/v: [head_dim, n_head_kv, n], all F32, already rotated.
+Tensor* attention(const Model& m, Context& ctx, Graph& graph, KvCache& cache, int layer, Tensor* q, Tensor* k,
+                  Tensor* v, int64_t n, const SoftMaxParams& sm);
+
+}  // namespace qgml
