@@ -1,0 +1,130 @@
+// The house model (a small Llama trained here, BF16 Hugging Face checkpoint)
+// converted by qgml and run by qgml, against PyTorch's float64 forward pass:
+// logits within 1e-3 relative (max |Δ| / max |logit|), greedy continuations
+// identical.
+#include <cmath>
+#include <cstring>
+
+#include "json.h"
+#include "qgml/convert.h"
+#include "qgml/error.h"
+#include "qgml/io.h"
+#include "qgml/model.h"
+#include "qgml/sampling.h"
+#include "qgml/session.h"
+#include "qgml/tokenizer.h"
+#include "test_util.h"
+
+using namespace qgml;
+
+namespace {
+
+const char* kDir = "data/models/house-llama";
+
+// A float64 NumPy array (.npy version 1 or 2, little-endian, C order).
+std::vector<double> read_npy_f64(const std::string& path, std::vector<int64_t>* shape) {
+  const std::string s = read_file(path);
+  if (s.size() < 10 || s.compare(0, 6, "\x93NUMPY") != 0) throw Error(path + ": not a .npy file");
+  const int major = static_cast<unsigned char>(s[6]);
+  size_t header_len, start;
+  if (major == 1) {
+    header_len = static_cast<unsigned char>(s[8]) | static_cast<unsigned char>(s[9]) << 8;
+    start = 10;
+  } else {
+    uint32_t n;
+    std::memcpy(&n, s.data() + 8, 4);
+    header_len = n;
+    start = 12;
+  }
+  const std::string header = s.substr(start, header_len);
+  if (header.find("'<f8'") == std::string::npos || header.find("'fortran_order': False") == std::string::npos)
+    throw Error(path + ": expected little-endian float64 in C order");
+  const size_t open = header.find('(', header.find("'shape'")), close = header.find(')', open);
+  std::string dims = header.substr(open + 1, close - open - 1);
+  shape->clear();
+  for (size_t p = 0; p < dims.size();) {
+    const size_t comma = dims.find(',', p);
+    const std::string d = dims.substr(p, comma == std::string::npos ? std::string::npos : comma - p);
+    if (d.find_first_of("0123456789") != std::string::npos) shape->push_back(std::stoll(d));
+    if (comma == std::string::npos) break;
+    p = comma + 1;
+  }
+  int64_t n = 1;
+  for (int64_t d : *shape) n *= d;
+  const size_t data = start + header_len;
+  if (s.size() != data + static_cast<size_t>(n) * 8) throw Error(path + ": size does not match the shape");
+  std::vector<double> v(static_cast<size_t>(n));
+  std::memcpy(v.data(), s.data() + data, v.size() * 8);
+  return v;
+}
+
+double relative_error(const float* got, const double* want, int64_t n) {
+  double max_diff = 0, max_ref = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    max_diff = std::max(max_diff, std::fabs(static_cast<double>(got[i]) - want[i]));
+    max_ref = std::max(max_ref, std::fabs(want[i]));
+  }
+  return max_diff / max_ref;
+}
+
+std::vector<int32_t> ids_of(const json::Value& arr) {
+  std::vector<int32_t> out;
+  for (const json::Value& v : arr.items()) out.push_back(static_cast<int32_t>(v.as_int()));
+  return out;
+}
+
+class HouseLlama : public ::testing::TestWithParam<Type> {};
+
+}  // namespace
+
+TEST_P(HouseLlama, LogitsAndGreedyMatchPyTorch) {
+  QGML_REQUIRE_SHARED(dir, kDir);
+  test::TempDir tmp;
+  const std::string gguf = tmp.file("house.gguf");
+  convert::write_gguf(*convert::open_hf(dir), gguf, GetParam());
+  const auto model = Model::load(gguf);
+  const int64_t V = model->hparams().n_vocab;
+  const json::Value golden = json::parse_file(dir + "/golden/prompts_golden.json");
+
+  for (const json::Value& p : golden.get("prompts")->items()) {
+    const std::string text = p.get("text")->as_string();
+    const std::vector<int32_t> ids = ids_of(*p.get("ids"));
+    EXPECT_EQ(model->tokenizer().encode(text, true, false), ids) << text;
+
+    SessionParams sp;
+    sp.kv_type = Type::F32;
+    sp.n_threads = 2;
+    Session s(*model, sp);
+    const json::Value* all_file = p.get("all_logits_file");
+    const bool all = all_file != nullptr && all_file->is_string();
+    const std::vector<float> logits = s.eval(ids, all);
+    std::vector<int64_t> shape;
+    const std::vector<double> last = read_npy_f64(dir + "/golden/" + p.get("last_logits_file")->as_string(), &shape);
+    ASSERT_EQ(shape, std::vector<int64_t>{V});
+    const float* mine_last = logits.data() + (all ? (ids.size() - 1) * V : 0);
+    EXPECT_LT(relative_error(mine_last, last.data(), V), 1e-3) << text;
+    if (all) {
+      const std::vector<double> every = read_npy_f64(dir + "/golden/" + all_file->as_string(), &shape);
+      ASSERT_EQ(shape, (std::vector<int64_t>{static_cast<int64_t>(ids.size()), V}));
+      for (size_t i = 0; i < ids.size(); ++i)
+        EXPECT_LT(relative_error(logits.data() + i * V, every.data() + i * V, V), 1e-3) << text << " position " << i;
+    }
+
+    // Greedy continuation, one token at a time through the KV cache.
+    const std::vector<int32_t> want = ids_of(*p.get("greedy64_ids"));
+    SamplerParams greedy;
+    greedy.temp = 0;
+    Sampler sampler(greedy);
+    std::vector<int32_t> got;
+    const float* cur = mine_last;
+    std::vector<float> keep(cur, cur + V);
+    for (size_t i = 0; i < want.size(); ++i) {
+      got.push_back(sampler.sample(keep.data(), V));
+      keep = s.eval({got.back()});
+    }
+    EXPECT_EQ(got, want) << text;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Storage, HouseLlama, ::testing::Values(Type::F32, Type::BF16, Type::F16),
+                         [](const auto& info) { return std::string(type_name(info.param)); });
