@@ -3,8 +3,8 @@
 //
 // Reference: the weight dequantized with its type's to_float; for types whose
 // vec_dot_type is not F32 the activation row is quantized the way the kernel
-// does it (the vec_dot_type's from_float, then to_float); products summed in
-// double. What is left is float accumulation, bounded by the classic
+// does it (the active level's quantize_act, then to_float); products summed in
+// double. Every weight type of the traits table with a dot kernel is tested. What is left is float accumulation, bounded by the classic
 //   |err| ≤ γ·Σ|w_k·a_k|,  γ = (K + 32)·2⁻²⁴ (doubled for slack) + 1e-6 absolute,
 // where the +32 covers the per-block scale products of the quantized kernels.
 // The test runs at the active kernel level (QGML_ISA can lower it).
@@ -12,6 +12,7 @@
 
 #include <cmath>
 
+#include "cpu/kernels.h"
 #include "ops_test_util.h"
 #include "qgml/cpu.h"
 
@@ -44,7 +45,7 @@ void check_mul_mat(Type wt, const Case& c, uint32_t seed) {
       for (int64_t n = 0; n < c.N; ++n) {
         for (int64_t k = 0; k < c.K; ++k) arow[k] = static_cast<float>(elem(b, k, n, i2, i3));
         if (vdt != Type::F32) {
-          traits(vdt).from_float(arow.data(), qbuf.data(), c.K);
+          kernels()[vdt].quantize_act(arow.data(), qbuf.data(), c.K);
           traits(vdt).to_float(qbuf.data(), arow.data(), c.K);
         }
         for (int64_t m = 0; m < c.M; ++m) {
@@ -85,7 +86,16 @@ TEST_P(MulMat, AgainstDoubleReference) {
   for (const Case& c : kCases) check_mul_mat(GetParam(), c, seed += 2);
 }
 
-INSTANTIATE_TEST_SUITE_P(Types, MulMat, ::testing::Values(Type::F32, Type::F16, Type::BF16, Type::Q8_0, Type::Q4_0),
+std::vector<Type> weight_types() {
+  std::vector<Type> v;
+  for (int i = 0; i < kTypeCount; ++i) {
+    const Type t = static_cast<Type>(i);
+    if (traits(t).to_float && traits(t).from_float && kernels_for(Isa::Scalar)[t].vec_dot) v.push_back(t);
+  }
+  return v;
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, MulMat, ::testing::ValuesIn(weight_types()),
                          [](const ::testing::TestParamInfo<Type>& i) { return std::string(type_name(i.param)); });
 
 // The same product at every kernel level this CPU supports (the test above
@@ -99,8 +109,7 @@ TEST(MulMat, EveryIsaLevel) {
       continue;
     }
     set_max_isa(isa);
-    for (Type t : {Type::F32, Type::F16, Type::BF16, Type::Q8_0, Type::Q4_0})
-      check_mul_mat(t, {172, 9, 5, 2, 1, 4, 1, Layout::Transposed}, 7000 + static_cast<uint32_t>(t));
+    for (Type t : weight_types()) check_mul_mat(t, {172, 9, 5, 2, 1, 4, 1, Layout::Transposed}, 7000 + static_cast<uint32_t>(t));
   }
   set_max_isa(initial);
 }
