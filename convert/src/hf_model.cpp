@@ -357,11 +357,12 @@ std::unique_ptr<SourceModel> open_hf(const std::string& dir, const std::string& 
     t.read = [loc, n_head_perm, rows, row_len](float* dst) {
       if (n_head_perm == 0) {
         loc.file->read_f32(*loc.view, dst);
-        return;
+      } else {
+        std::vector<float> tmp(static_cast<size_t>(rows * row_len));
+        loc.file->read_f32(*loc.view, tmp.data());
+        permute_rows(tmp.data(), dst, n_head_perm, rows, row_len);
       }
-      std::vector<float> tmp(static_cast<size_t>(rows * row_len));
-      loc.file->read_f32(*loc.view, tmp.data());
-      permute_rows(tmp.data(), dst, n_head_perm, rows, row_len);
+      loc.file->release(*loc.view);
     };
     m->tensors.push_back(std::move(t));
   };

@@ -202,6 +202,7 @@ Vocab import_tokenizer_json(const std::string& path, const json::Value& tj, int6
     seen[static_cast<size_t>(i)] = true;
     out.v.tokens[static_cast<size_t>(i)] = *text;
     out.v.types[static_cast<size_t>(i)] = spm && is_byte_token(*text) ? kTokenByte : kTokenNormal;
+    if (spm) out.v.scores[static_cast<size_t>(i)] = 0.0f;
   }
   out.merges = read_merges(*model, path);
   if (spm) {
@@ -216,10 +217,6 @@ Vocab import_tokenizer_json(const std::string& path, const json::Value& tj, int6
       if (it != out.ids.end() && out.v.scores[static_cast<size_t>(it->second)] == 0.0f) {
         out.v.scores[static_cast<size_t>(it->second)] = -static_cast<float>(r + 1);
       }
-    }
-    for (size_t i = 0; i < out.v.tokens.size(); ++i) {
-      if (seen[i]) continue;
-      out.v.scores[i] = -1000.0f;
     }
     if (const std::string* unk = token_text(model->get("unk_token"))) {
       out.index();

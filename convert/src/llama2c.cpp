@@ -9,6 +9,7 @@
 #include "qgml/convert.h"
 #include "qgml/error.h"
 #include "qgml/io.h"
+#include "pages.h"
 #include "tokenizer_types.h"
 
 namespace qgml::convert {
@@ -197,7 +198,10 @@ std::unique_ptr<SourceModel> open_llama2c(const std::string& bin, const std::str
     t.ne[1] = ne1;
     const size_t bytes = static_cast<size_t>(ne0 * ne1) * sizeof(float);
     const size_t at = 28 + static_cast<size_t>(float_off) * sizeof(float);
-    t.read = [file, at, bytes](float* dst) { std::memcpy(dst, file->data() + at, bytes); };
+    t.read = [file, at, bytes](float* dst) {
+      std::memcpy(dst, file->data() + at, bytes);
+      release_pages(file->data() + at, bytes);
+    };
     m->tensors.push_back(std::move(t));
   };
   // Row-major [rows, cols] in llama2.c is ne = {cols, rows} in GGUF.

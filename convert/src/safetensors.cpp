@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "json.h"
+#include "pages.h"
 #include "qgml/error.h"
 #include "qgml/fp16.h"
 #include "qgml/io.h"
@@ -182,5 +183,7 @@ void File::read_f32(const TensorView& t, float* dst) const {
            dtype_name(t.dtype));
   }
 }
+
+void File::release(const TensorView& t) const { convert::release_pages(data(t), t.nbytes); }
 
 }  // namespace qgml::safetensors

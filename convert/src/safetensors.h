@@ -55,6 +55,11 @@ class File {
   // any other dtype throws an error naming the file, the tensor and the dtype.
   void read_f32(const TensorView& t, float* dst) const;
 
+  // Hands the pages of a tensor that has been read back to the kernel, so a
+  // streaming conversion's resident memory stays near one tensor rather than
+  // growing to the whole mapped checkpoint. The data stays readable.
+  void release(const TensorView& t) const;
+
  private:
   std::string path_;
   std::unique_ptr<MappedFile> map_;
