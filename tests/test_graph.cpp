@@ -157,6 +157,27 @@ TEST(Graph, ExplicitPoolShared) {
   expect_close(values(y1), want, 1e-6, 1e-5, "silu via shared pool");
 }
 
+TEST(Graph, WritesIntoALeafRunInOutputOrder) {
+  // The KV-cache pattern: cpy new keys into a slice of a cache leaf, then read
+  // the whole cache. The reader does not depend on the cpy node, so the order
+  // comes from add_output: outputs added earlier run earlier.
+  Context ctx;
+  Tensor* cache = ctx.new_tensor_2d(Type::F16, 6, 4);  // zeros
+  Tensor* k = make_input(ctx, {6, 2, 1, 1}, Layout::Contiguous, 15);
+  Tensor* slot = view_2d(ctx, cache, 6, 2, cache->nb[1], 2 * cache->nb[1]);  // rows 2..3
+  Tensor* write = cpy(ctx, k, slot);
+  Tensor* read = cont(ctx, cache);
+  Graph g;
+  g.add_output(write);
+  g.add_output(read);
+  g.compute(2);
+  for (int64_t r = 0; r < 4; ++r)
+    for (int64_t i = 0; i < 6; ++i) {
+      const double want = r < 2 ? 0.0 : fp16_to_f32(f32_to_fp16(static_cast<float>(elem(k, i, r - 2))));
+      EXPECT_EQ(elem(read, i, r), want) << i << "," << r;
+    }
+}
+
 // --- thread-count independence --------------------------------------------
 
 // One graph with every op as an output; returns each output's bytes.
