@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <random>
 #include <sstream>
+#include <sys/wait.h>
 #include <string>
 #include <vector>
 
@@ -233,12 +234,50 @@ TEST(Tokenizer, SpecialTokensSpm) {
   EXPECT_TRUE(tok->is_eog(2));
 }
 
+std::string run_cli(const std::string& args, int* status) {
+  const std::string cmd = qgml::test::cli_path() + " " + args + " 2>&1";
+  FILE* f = popen(cmd.c_str(), "r");
+  if (!f) return "";
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  *status = pclose(f);
+  return out;
+}
+
+TEST(Tokenizer, CommandLine) {
+  QGML_REQUIRE_SHARED(model, "data/vocab-gguf/ggml-vocab-gpt-2.gguf");
+  QGML_REQUIRE_SHARED(spm, "data/vocab-gguf/ggml-vocab-llama-spm.gguf");
+  int status = -1;
+  EXPECT_EQ(run_cli("tokenize -m '" + model + "' -p ' Hello, world!'", &status), "18435 11 995 0\n");
+  EXPECT_EQ(status, 0);
+  EXPECT_EQ(run_cli("tokenize -m '" + spm + "' -p 'Hello world'", &status), "1 15043 3186\n");
+  EXPECT_EQ(run_cli("tokenize -m '" + spm + "' -p 'Hello world' --no-bos", &status), "15043 3186\n");
+  EXPECT_EQ(run_cli("tokenize -m '" + spm + "' -p '</s>' --no-bos --parse-special", &status), "2\n");
+  qgml::test::TempDir dir;
+  {
+    FILE* f = std::fopen(dir.file("in.txt").c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    std::fputs("Hello world", f);
+    std::fclose(f);
+  }
+  EXPECT_EQ(run_cli("tokenize -m '" + model + "' -f '" + dir.file("in.txt") + "'", &status), "15496 995\n");
+  // Errors: exit status 1 and a message, never a crash.
+  run_cli("tokenize -m '" + dir.file("missing.gguf") + "' -p x", &status);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+  run_cli("tokenize -m '" + model + "'", &status);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+  run_cli("tokenize -m '" + dir.file("in.txt") + "' -p x", &status);  // not a GGUF file
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+}
+
 // Encoding speed, printed for the record (the assertion only guards against
 // pathological slowness).
 TEST(Tokenizer, Throughput) {
   QGML_REQUIRE_SHARED(text_path, "data/text/wiki.test.raw");
   const std::string text = qgml::read_file(text_path);
-  for (const char* name : {"gpt-2", "llama-spm", "llama-spm", "deepseek-llm"}) {
+  for (const char* name : {"gpt-2", "llama-spm", "deepseek-llm"}) {
     const std::string rel = std::string(kVocabDir) + "ggml-vocab-" + name + ".gguf";
     QGML_REQUIRE_SHARED(model, rel.c_str());
     const auto tok = load(model);
