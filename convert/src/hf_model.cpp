@@ -7,6 +7,8 @@
 // keeps HF order (llama.cpp runs it with NeoX-style rope).
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <climits>
 #include <cmath>
 #include <map>
 #include <memory>
@@ -185,18 +187,12 @@ bool map_name(const std::string& hf, std::string* gguf, int64_t* layer) {
 }
 
 // HF stores each head's q/k rows as [first halves of the pairs; second
-// halves] (rotate_half); GGUF llama wants them interleaved:
-// rows (n_head, 2, hd/2) → (n_head, hd/2, 2).
-void permute_rows(const float* src, float* dst, int64_t n_head, int64_t rows, int64_t row_len) {
-  const int64_t hd = rows / n_head, half = hd / 2;
-  for (int64_t h = 0; h < n_head; ++h) {
-    for (int64_t i = 0; i < half; ++i) {
-      for (int64_t j = 0; j < 2; ++j) {
-        const float* s = src + (h * hd + j * half + i) * row_len;
-        std::copy(s, s + row_len, dst + (h * hd + 2 * i + j) * row_len);
-      }
-    }
-  }
+// halves] (rotate_half); GGUF llama wants them interleaved: rows
+// (n_head, 2, hd/2) → (n_head, hd/2, 2). GGUF row h·hd + 2i + j therefore
+// comes from HF row h·hd + j·hd/2 + i.
+int64_t permuted_source_row(int64_t row, int64_t hd) {
+  const int64_t h = row / hd, within = row % hd;
+  return h * hd + (within % 2) * (hd / 2) + within / 2;
 }
 
 struct Location {
@@ -353,16 +349,22 @@ std::unique_ptr<SourceModel> open_hf(const std::string& dir, const std::string& 
     int64_t n_head_perm = 0;
     if (arch.permute_qk && (g.find(".attn_q.") != std::string::npos)) n_head_perm = h.n_head;
     if (arch.permute_qk && (g.find(".attn_k.") != std::string::npos)) n_head_perm = h.n_head_kv;
-    const int64_t rows = shape[0], row_len = t.n_dims == 2 ? shape[1] : 1;
-    t.read = [loc, n_head_perm, rows, row_len](float* dst) {
-      if (n_head_perm == 0) {
-        loc.file->read_f32(*loc.view, dst);
-      } else {
-        std::vector<float> tmp(static_cast<size_t>(rows * row_len));
-        loc.file->read_f32(*loc.view, tmp.data());
-        permute_rows(tmp.data(), dst, n_head_perm, rows, row_len);
+    const int64_t row_len = t.ne[0], hd = n_head_perm ? shape[0] / n_head_perm : 0;
+    t.read_rows = [loc, hd, row_len](int64_t first, int64_t count, float* dst) {
+      if (hd == 0) {
+        loc.file->read_f32(*loc.view, first * row_len, count * row_len, dst);
+        loc.file->release(*loc.view, first * row_len, count * row_len);
+        return;
       }
-      loc.file->release(*loc.view);
+      int64_t lo = INT64_MAX, hi = 0;
+      for (int64_t r = 0; r < count; ++r) {
+        const int64_t src = permuted_source_row(first + r, hd);
+        loc.file->read_f32(*loc.view, src * row_len, row_len, dst + r * row_len);
+        lo = std::min(lo, src);
+        hi = std::max(hi, src + 1);
+      }
+      // Rows in [lo, hi) not read yet are simply read from the file again later.
+      if (count > 0) loc.file->release(*loc.view, lo * row_len, (hi - lo) * row_len);
     };
     m->tensors.push_back(std::move(t));
   };
@@ -372,7 +374,9 @@ std::unique_ptr<SourceModel> open_hf(const std::string& dir, const std::string& 
     t.name = "rope_freqs.weight";
     t.n_dims = 1;
     t.ne[0] = static_cast<int64_t>(rope_factors.size());
-    t.read = [rope_factors](float* dst) { std::copy(rope_factors.begin(), rope_factors.end(), dst); };
+    t.read_rows = [rope_factors](int64_t, int64_t count, float* dst) {
+      if (count > 0) std::copy(rope_factors.begin(), rope_factors.end(), dst);
+    };
     m->tensors.push_back(std::move(t));
   }
   for (int64_t l = 0; l < h.n_layer; ++l) {

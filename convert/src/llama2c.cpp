@@ -196,11 +196,12 @@ std::unique_ptr<SourceModel> open_llama2c(const std::string& bin, const std::str
     t.n_dims = n_dims;
     t.ne[0] = ne0;
     t.ne[1] = ne1;
-    const size_t bytes = static_cast<size_t>(ne0 * ne1) * sizeof(float);
+    const size_t row_bytes = static_cast<size_t>(ne0) * sizeof(float);
     const size_t at = 28 + static_cast<size_t>(float_off) * sizeof(float);
-    t.read = [file, at, bytes](float* dst) {
-      std::memcpy(dst, file->data() + at, bytes);
-      release_pages(file->data() + at, bytes);
+    t.read_rows = [file, at, row_bytes](int64_t first, int64_t count, float* dst) {
+      const uint8_t* src = file->data() + at + static_cast<size_t>(first) * row_bytes;
+      std::memcpy(dst, src, static_cast<size_t>(count) * row_bytes);
+      release_pages(src, static_cast<size_t>(count) * row_bytes);
     };
     m->tensors.push_back(std::move(t));
   };

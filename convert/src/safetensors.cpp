@@ -155,9 +155,10 @@ const TensorView* File::find(const std::string& name) const {
 
 const uint8_t* File::data(const TensorView& t) const { return map_->data() + t.offset; }
 
-void File::read_f32(const TensorView& t, float* dst) const {
-  const uint8_t* src = data(t);
-  const size_t n = static_cast<size_t>(t.n_elements());
+void File::read_f32(const TensorView& t, int64_t first, int64_t count, float* dst) const {
+  QGML_ASSERT(first >= 0 && count >= 0 && first + count <= t.n_elements());
+  const uint8_t* src = data(t) + static_cast<size_t>(first) * dtype_size(t.dtype);
+  const size_t n = static_cast<size_t>(count);
   // The mapping gives no alignment guarantee beyond the header's length, so
   // every element is read with memcpy.
   switch (t.dtype) {
@@ -184,6 +185,9 @@ void File::read_f32(const TensorView& t, float* dst) const {
   }
 }
 
-void File::release(const TensorView& t) const { convert::release_pages(data(t), t.nbytes); }
+void File::release(const TensorView& t, int64_t first, int64_t count) const {
+  const size_t es = dtype_size(t.dtype);
+  convert::release_pages(data(t) + static_cast<size_t>(first) * es, static_cast<size_t>(count) * es);
+}
 
 }  // namespace qgml::safetensors

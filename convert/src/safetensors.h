@@ -53,12 +53,15 @@ class File {
 
   // Converts a F32, F16 or BF16 tensor to float32 (dst holds n_elements());
   // any other dtype throws an error naming the file, the tensor and the dtype.
-  void read_f32(const TensorView& t, float* dst) const;
+  void read_f32(const TensorView& t, float* dst) const { read_f32(t, 0, t.n_elements(), dst); }
+  // Elements [first, first + count) only (the caller keeps them inside the tensor).
+  void read_f32(const TensorView& t, int64_t first, int64_t count, float* dst) const;
 
-  // Hands the pages of a tensor that has been read back to the kernel, so a
-  // streaming conversion's resident memory stays near one tensor rather than
-  // growing to the whole mapped checkpoint. The data stays readable.
-  void release(const TensorView& t) const;
+  // Hands the pages of elements [first, first + count) back to the kernel once
+  // read, so a streaming conversion's resident memory stays near what it is
+  // working on rather than growing to the whole mapped checkpoint. The data
+  // stays readable (it is read from the file again if touched).
+  void release(const TensorView& t, int64_t first, int64_t count) const;
 
  private:
   std::string path_;

@@ -2,6 +2,7 @@
 // streaming write. Also the open_source dispatch and the convenience wrappers.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -68,20 +69,27 @@ void write_gguf(const SourceModel& m, const std::string& out, Type outtype) {
     const Type type = tensor_out_type(t, outtype);
     const SourceTensor* tp = &t;  // SourceModel outlives w.write() below
     w.add_tensor(t.name, type, t.n_dims, t.ne, [tp, type](void* dst, size_t nbytes) {
-      const size_t n = static_cast<size_t>(tp->n_elements());
-      if (type == Type::F32) {
-        QGML_ASSERT(nbytes == n * sizeof(float));
-        tp->read(static_cast<float*>(dst));
-        return;
-      }
-      QGML_ASSERT(nbytes == n * sizeof(uint16_t));
-      std::vector<float> tmp(n);
-      tp->read(tmp.data());
-      uint16_t* d = static_cast<uint16_t*>(dst);
-      if (type == Type::F16) {
-        for (size_t i = 0; i < n; ++i) d[i] = f32_to_fp16(tmp[i]);
-      } else {
-        for (size_t i = 0; i < n; ++i) d[i] = f32_to_bf16(tmp[i]);
+      const int64_t n = tp->n_elements(), row = tp->ne[0];
+      QGML_ASSERT(nbytes == static_cast<size_t>(n) * (type == Type::F32 ? 4 : 2));
+      if (n == 0) return;
+      // A few MiB of rows at a time: the float copy of a 16-bit output never
+      // costs more than that, and consumed source pages are dropped as we go.
+      const int64_t chunk = std::max<int64_t>(1, (int64_t{1} << 20) / row);
+      std::vector<float> tmp(type == Type::F32 ? 0 : static_cast<size_t>(std::min(chunk, tp->n_rows()) * row));
+      for (int64_t r0 = 0; r0 < tp->n_rows(); r0 += chunk) {
+        const int64_t cnt = std::min(chunk, tp->n_rows() - r0);
+        if (type == Type::F32) {
+          tp->read_rows(r0, cnt, static_cast<float*>(dst) + r0 * row);
+          continue;
+        }
+        tp->read_rows(r0, cnt, tmp.data());
+        uint16_t* d = static_cast<uint16_t*>(dst) + r0 * row;
+        const size_t m = static_cast<size_t>(cnt * row);
+        if (type == Type::F16) {
+          for (size_t i = 0; i < m; ++i) d[i] = f32_to_fp16(tmp[i]);
+        } else {
+          for (size_t i = 0; i < m; ++i) d[i] = f32_to_bf16(tmp[i]);
+        }
       }
     });
   }

@@ -32,10 +32,14 @@ struct SourceTensor {
   std::string name;  // llama.cpp's GGUF name
   int n_dims = 0;
   int64_t ne[4] = {1, 1, 1, 1};
-  // Fills dst (n_elements() floats) with the tensor in GGUF layout.
-  std::function<void(float* dst)> read;
+  // Fills dst (count·ne[0] floats) with rows [first, first + count) of the
+  // tensor in GGUF layout; a row is ne[0] contiguous elements. Reading a large
+  // tensor in row ranges keeps memory at one range, not one tensor.
+  std::function<void(int64_t first, int64_t count, float* dst)> read_rows;
 
   int64_t n_elements() const { return ne[0] * ne[1] * ne[2] * ne[3]; }
+  int64_t n_rows() const { return ne[1] * ne[2] * ne[3]; }
+  void read(float* dst) const { read_rows(0, n_rows(), dst); }  // the whole tensor
 };
 
 class SourceModel {
