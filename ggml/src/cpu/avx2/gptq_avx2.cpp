@@ -53,6 +53,7 @@ struct GptqKernel {
       }
       for (int r = 0; r < R; ++r) {
         const uint8_t* p = w + r * ws + g * kF.bytes();
+        _mm_prefetch(reinterpret_cast<const char*>(p) + kPrefetchBytes, _MM_HINT_T0);
         const float d = f16(p);
         const int z = Z ? p[2] : 1 << (B - 1);
         __m256i is[NA];

@@ -53,6 +53,7 @@ struct Nf4Kernel {
       const int off = static_cast<int>(e0 % kQK8_A);
       for (int r = 0; r < R; ++r) {
         const BlockNF4* x = reinterpret_cast<const BlockNF4*>(w + r * ws) + e0 / kQKNF4;
+        _mm_prefetch(reinterpret_cast<const char*>(x) + kPrefetchBytes, _MM_HINT_T0);
         const float d = _cvtsh_ss(x->d);
         __m256i i32[NA];
         nf4_sub<NA>(x->qs, qa, off, tbl, i32);
@@ -82,6 +83,8 @@ struct Nf4DqKernel {
       }
       for (int r = 0; r < R; ++r) {
         const BlockNF4DQ* x = reinterpret_cast<const BlockNF4DQ*>(w + r * ws) + e0 / kQKNF4DQ;
+        _mm_prefetch(reinterpret_cast<const char*>(x) + kPrefetchBytes, _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(x) + kPrefetchBytes + 64, _MM_HINT_T0);
         const float d = _cvtsh_ss(x->d);
         for (int s = 0; s < 4; ++s) {
           __m256i i32[NA];
@@ -127,6 +130,7 @@ struct Q4_1Kernel {
       }
       for (int r = 0; r < R; ++r) {
         const BlockQ4_1* x = reinterpret_cast<const BlockQ4_1*>(w + r * ws) + e0 / kQK4_1;
+        if ((e0 / kQK4_1) % 3 == 0) _mm_prefetch(reinterpret_cast<const char*>(x) + kPrefetchBytes, _MM_HINT_T0);
         const float d = _cvtsh_ss(x->d), m = _cvtsh_ss(x->m);
         const __m256i q = nibbles32(x->qs);
         for (int j = 0; j < NA; ++j) {
@@ -159,10 +163,12 @@ struct Q8_0ActKernel {
         float d;
         if constexpr (kQ4) {
           const BlockQ4_0* x = reinterpret_cast<const BlockQ4_0*>(w + r * ws) + b;
+          if (b % 4 == 0) _mm_prefetch(reinterpret_cast<const char*>(x) + kPrefetchBytes, _MM_HINT_T0);
           q = _mm256_sub_epi8(nibbles32(x->qs), _mm256_set1_epi8(8));
           d = _cvtsh_ss(x->d);
         } else {
           const BlockQ8_0* x = reinterpret_cast<const BlockQ8_0*>(w + r * ws) + b;
+          if (b % 2 == 0) _mm_prefetch(reinterpret_cast<const char*>(x) + kPrefetchBytes, _MM_HINT_T0);
           q = load(x->qs);
           d = _cvtsh_ss(x->d);
         }
