@@ -1,26 +1,22 @@
-// qgml bench: `--kernels` measures the quantized kernels alone
-// (bench_kernels.cpp); whole-model benchmarks come later.
-#include <cstdio>
+// qgml bench: whole-model prompt/generation speed (bench_model.cpp), or with
+// --kernels the quantized matrix kernels alone (bench_kernels.cpp).
 #include <string>
 #include <vector>
 
+#include "bench.h"
 #include "command.h"
 
 namespace qgml::cli {
-
-int run_kernel_bench(const std::vector<std::string>& args);  // bench_kernels.cpp
-
 namespace {
 
 int cmd_bench(const std::vector<std::string>& args) {
   for (const std::string& a : args)
     if (a == "--kernels") return run_kernel_bench(args);
-  std::fprintf(stderr, "qgml bench: model benchmark not available yet; use 'qgml bench --kernels' (--help for options)\n");
-  return 1;
+  return run_model_bench(args);
 }
 
 }  // namespace
 
-QGML_COMMAND(bench, "benchmarks: --kernels for the quantized matrix kernels", cmd_bench);
+QGML_COMMAND(bench, "speed: -m MODEL for prompt/generation tokens/s, --kernels for the matrix kernels", cmd_bench);
 
 }  // namespace qgml::cli
