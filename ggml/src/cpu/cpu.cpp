@@ -12,6 +12,10 @@
 #if defined(__x86_64__) || defined(_M_X64)
 #include <cpuid.h>
 #endif
+#if defined(__aarch64__) && defined(__linux__)
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
+#endif
 
 namespace qgml {
 namespace {
@@ -45,8 +49,12 @@ CpuFeatures detect() {
   if (!f.fma || !f.f16c) f.avx2 = false;  // our AVX2 level assumes FMA and F16C too
 #elif defined(__aarch64__)
   f.neon = true;
-#if defined(__ARM_FEATURE_DOTPROD)
-  f.dotprod = true;
+#if defined(__linux__)
+  // The NEON files are built with +dotprod, but SDOT must only run where the
+  // CPU has it (Cortex-A72 and older lack it): ask the kernel.
+  f.dotprod = (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+#elif defined(__APPLE__)
+  f.dotprod = true;  // every Apple arm64 CPU has it
 #endif
 #endif
   return f;

@@ -59,8 +59,6 @@ void register_avx2_quant_kernels(KernelTable& t);
 void register_avx2_gptq_kernels(KernelTable& t);
 void register_avx2_nf4_q4_kernels(KernelTable& t);
 void register_avx512_quant_kernels(KernelTable& t);
-void register_avx512_gptq_kernels(KernelTable& t);
-void register_avx512_nf4_q4_kernels(KernelTable& t);
 void register_neon_quant_kernels(KernelTable& t);
 
 }  // namespace qgml

@@ -56,6 +56,7 @@ void register_neon_kernels(KernelTable& t) {
   t[Type::F32].vec_dot = dot_f32;
   t[Type::F16].vec_dot = dot_f16;
   t[Type::BF16].vec_dot = dot_bf16;
+  register_neon_quant_kernels(t);
 }
 
 }  // namespace qgml
