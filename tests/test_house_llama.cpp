@@ -2,10 +2,8 @@
 // converted by qgml and run by qgml, against PyTorch's float64 forward pass:
 // logits within 1e-3 relative (max |Δ| / max |logit|), greedy continuations
 // identical.
-#include <cmath>
-#include <cstring>
-
 #include "json.h"
+#include "npy.h"
 #include "qgml/convert.h"
 #include "qgml/error.h"
 #include "qgml/io.h"
@@ -16,56 +14,12 @@
 #include "test_util.h"
 
 using namespace qgml;
+using test::read_npy_f64;
+using test::relative_error;
 
 namespace {
 
 const char* kDir = "data/models/house-llama";
-
-// A float64 NumPy array (.npy version 1 or 2, little-endian, C order).
-std::vector<double> read_npy_f64(const std::string& path, std::vector<int64_t>* shape) {
-  const std::string s = read_file(path);
-  if (s.size() < 10 || s.compare(0, 6, "\x93NUMPY") != 0) throw Error(path + ": not a .npy file");
-  const int major = static_cast<unsigned char>(s[6]);
-  size_t header_len, start;
-  if (major == 1) {
-    header_len = static_cast<unsigned char>(s[8]) | static_cast<unsigned char>(s[9]) << 8;
-    start = 10;
-  } else {
-    uint32_t n;
-    std::memcpy(&n, s.data() + 8, 4);
-    header_len = n;
-    start = 12;
-  }
-  const std::string header = s.substr(start, header_len);
-  if (header.find("'<f8'") == std::string::npos || header.find("'fortran_order': False") == std::string::npos)
-    throw Error(path + ": expected little-endian float64 in C order");
-  const size_t open = header.find('(', header.find("'shape'")), close = header.find(')', open);
-  std::string dims = header.substr(open + 1, close - open - 1);
-  shape->clear();
-  for (size_t p = 0; p < dims.size();) {
-    const size_t comma = dims.find(',', p);
-    const std::string d = dims.substr(p, comma == std::string::npos ? std::string::npos : comma - p);
-    if (d.find_first_of("0123456789") != std::string::npos) shape->push_back(std::stoll(d));
-    if (comma == std::string::npos) break;
-    p = comma + 1;
-  }
-  int64_t n = 1;
-  for (int64_t d : *shape) n *= d;
-  const size_t data = start + header_len;
-  if (s.size() != data + static_cast<size_t>(n) * 8) throw Error(path + ": size does not match the shape");
-  std::vector<double> v(static_cast<size_t>(n));
-  std::memcpy(v.data(), s.data() + data, v.size() * 8);
-  return v;
-}
-
-double relative_error(const float* got, const double* want, int64_t n) {
-  double max_diff = 0, max_ref = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    max_diff = std::max(max_diff, std::fabs(static_cast<double>(got[i]) - want[i]));
-    max_ref = std::max(max_ref, std::fabs(want[i]));
-  }
-  return max_diff / max_ref;
-}
 
 std::vector<int32_t> ids_of(const json::Value& arr) {
   std::vector<int32_t> out;
