@@ -10,12 +10,25 @@
 
 namespace qgml {
 
+// Lets a caller observe or replace the products of weights with activations
+// while a graph is built (quantizer calibration captures each linear layer's
+// input and swaps in already-quantized weights). Architectures route every
+// weight·activation product through linear() below, so a hook sees them all,
+// in forward order.
+struct LinearHook {
+  virtual ~LinearHook() = default;
+  // weight: the model's tensor (its name is the GGUF name); x: [K, n] F32.
+  // Returns the tensor to use as weight·x, or nullptr for the default product.
+  virtual Tensor* linear(Context& ctx, Graph& graph, Tensor* weight, Tensor* x) = 0;
+};
+
 // The inputs of one forward pass.
 struct BatchInputs {
   Tensor* tokens = nullptr;     // I32 [n]
   Tensor* positions = nullptr;  // I32 [n], n_past + i
   int64_t n = 0;
   bool all_logits = false;      // logits for every token, not only the last
+  LinearHook* hook = nullptr;   // optional
 };
 
 struct Architecture {
@@ -26,7 +39,18 @@ struct Architecture {
   // Returns logits [n_vocab, n or 1]. Writes to the KV cache must be added to
   // `graph` (in layer order) before anything that reads them.
   Tensor* (*build)(const Model& m, Context& ctx, Graph& graph, KvCache& cache, const BatchInputs& in);
+  // One decoder block on hidden states x [n_embd, n] (F32) at in.positions:
+  // returns the block's output, the next block's input. Used to run a model
+  // block by block (calibration); in.tokens is not read. nullptr when the
+  // family cannot run one block on its own.
+  Tensor* (*build_block)(const Model& m, Context& ctx, Graph& graph, KvCache& cache, const BatchInputs& in, int layer,
+                         Tensor* x);
 };
+
+// weight·x for a linear layer: through in.hook when one is set, with the
+// weight's act-order permutation (the companion "<name>.perm", qgml/quant.h)
+// when the file has one.
+Tensor* linear(const Model& m, Context& ctx, Graph& graph, const BatchInputs& in, Tensor* weight, Tensor* x);
 
 // nullptr when qgml does not know the architecture.
 const Architecture* find_architecture(const std::string& name);

@@ -81,50 +81,77 @@ void llama_load(Model& m, RopeMode mode) {
   m.arch_state = w;
 }
 
+namespace {
+
+struct BlockContext {
+  SoftMaxParams sm;
+  Tensor* freq_factors;
+};
+
+BlockContext block_context(const Model& m, Context& ctx) {
+  const HParams& hp = m.hparams();
+  const LlamaWeights& w = *static_cast<const LlamaWeights*>(m.arch_state.get());
+  BlockContext b;
+  b.sm.scale = 1.0f / std::sqrt(static_cast<float>(hp.head_dim));
+  b.freq_factors = w.freq_factors;
+  if (b.freq_factors == nullptr && !hp.rope_freq_factors.empty()) {
+    b.freq_factors = ctx.new_tensor_1d(Type::F32, static_cast<int64_t>(hp.rope_freq_factors.size()));
+    std::copy(hp.rope_freq_factors.begin(), hp.rope_freq_factors.end(), static_cast<float*>(b.freq_factors->data));
+  }
+  return b;
+}
+
+Tensor* block(const Model& m, Context& ctx, Graph& graph, KvCache& cache, const BatchInputs& in, const BlockContext& b,
+              int l, Tensor* x) {
+  const HParams& hp = m.hparams();
+  const LlamaLayer& L = static_cast<const LlamaWeights*>(m.arch_state.get())->layers[static_cast<size_t>(l)];
+  const int64_t n = in.n, hd = hp.head_dim;
+  Tensor* h = mul(ctx, rms_norm(ctx, x, hp.norm_eps), L.attn_norm);
+
+  Tensor* q = linear(m, ctx, graph, in, L.wq, h);
+  Tensor* k = linear(m, ctx, graph, in, L.wk, h);
+  Tensor* v = linear(m, ctx, graph, in, L.wv, h);
+  if (L.bq) q = add(ctx, q, L.bq);
+  if (L.bk) k = add(ctx, k, L.bk);
+  if (L.bv) v = add(ctx, v, L.bv);
+  q = rope(ctx, reshape_3d(ctx, q, hd, hp.n_head, n), in.positions, hp.rope, b.freq_factors);
+  k = rope(ctx, reshape_3d(ctx, k, hd, hp.n_head_kv, n), in.positions, hp.rope, b.freq_factors);
+  v = reshape_3d(ctx, v, hd, hp.n_head_kv, n);
+
+  Tensor* attn = attention(m, ctx, graph, cache, l, q, k, v, n, b.sm);
+  x = add(ctx, x, linear(m, ctx, graph, in, L.wo, attn));
+
+  h = mul(ctx, rms_norm(ctx, x, hp.norm_eps), L.ffn_norm);
+  Tensor* ffn = swiglu(ctx, linear(m, ctx, graph, in, L.w_gate, h), linear(m, ctx, graph, in, L.w_up, h));
+  return add(ctx, x, linear(m, ctx, graph, in, L.w_down, ffn));
+}
+
+}  // namespace
+
 Tensor* llama_build(const Model& m, Context& ctx, Graph& graph, KvCache& cache, const BatchInputs& in) {
   const HParams& hp = m.hparams();
   const LlamaWeights& w = *static_cast<const LlamaWeights*>(m.arch_state.get());
-  const int64_t n = in.n, hd = hp.head_dim;
-
-  Tensor* freq_factors = w.freq_factors;
-  if (freq_factors == nullptr && !hp.rope_freq_factors.empty()) {
-    freq_factors = ctx.new_tensor_1d(Type::F32, static_cast<int64_t>(hp.rope_freq_factors.size()));
-    std::copy(hp.rope_freq_factors.begin(), hp.rope_freq_factors.end(), static_cast<float*>(freq_factors->data));
-  }
-  SoftMaxParams sm;
-  sm.scale = 1.0f / std::sqrt(static_cast<float>(hd));
-
+  const BlockContext b = block_context(m, ctx);
   Tensor* x = get_rows(ctx, w.tok_embd, in.tokens);  // [n_embd, n]
-  for (size_t l = 0; l < w.layers.size(); ++l) {
-    const LlamaLayer& L = w.layers[l];
-    Tensor* h = mul(ctx, rms_norm(ctx, x, hp.norm_eps), L.attn_norm);
-
-    Tensor* q = mul_mat(ctx, L.wq, h);
-    Tensor* k = mul_mat(ctx, L.wk, h);
-    Tensor* v = mul_mat(ctx, L.wv, h);
-    if (L.bq) q = add(ctx, q, L.bq);
-    if (L.bk) k = add(ctx, k, L.bk);
-    if (L.bv) v = add(ctx, v, L.bv);
-    q = rope(ctx, reshape_3d(ctx, q, hd, hp.n_head, n), in.positions, hp.rope, freq_factors);
-    k = rope(ctx, reshape_3d(ctx, k, hd, hp.n_head_kv, n), in.positions, hp.rope, freq_factors);
-    v = reshape_3d(ctx, v, hd, hp.n_head_kv, n);
-
-    Tensor* attn = attention(m, ctx, graph, cache, static_cast<int>(l), q, k, v, n, sm);
-    x = add(ctx, x, mul_mat(ctx, L.wo, attn));
-
-    h = mul(ctx, rms_norm(ctx, x, hp.norm_eps), L.ffn_norm);
-    Tensor* ffn = swiglu(ctx, mul_mat(ctx, L.w_gate, h), mul_mat(ctx, L.w_up, h));
-    x = add(ctx, x, mul_mat(ctx, L.w_down, ffn));
-  }
-  if (!in.all_logits && n > 1) x = view_2d(ctx, x, hp.n_embd, 1, x->nb[1], static_cast<size_t>(n - 1) * x->nb[1]);
+  for (size_t l = 0; l < w.layers.size(); ++l) x = block(m, ctx, graph, cache, in, b, static_cast<int>(l), x);
+  if (!in.all_logits && in.n > 1) x = view_2d(ctx, x, hp.n_embd, 1, x->nb[1], static_cast<size_t>(in.n - 1) * x->nb[1]);
   x = mul(ctx, rms_norm(ctx, x, hp.norm_eps), w.output_norm);
-  return mul_mat(ctx, w.output, x);
+  return linear(m, ctx, graph, in, w.output, x);
+}
+
+Tensor* llama_build_block(const Model& m, Context& ctx, Graph& graph, KvCache& cache, const BatchInputs& in, int layer,
+                          Tensor* x) {
+  const HParams& hp = m.hparams();
+  if (layer < 0 || layer >= hp.n_layer) fail("build_block: layer %d is out of range", layer);
+  if (x->ne[0] != hp.n_embd || x->ne[1] != in.n) fail("build_block: hidden states do not match n_embd × n");
+  return block(m, ctx, graph, cache, in, block_context(m, ctx), layer, x);
 }
 
 extern const Architecture kArchLlama = {
     "llama",
     [](Model& m) { llama_load(m, RopeMode::Adjacent); },
     llama_build,
+    llama_build_block,
 };
 
 }  // namespace qgml

@@ -26,5 +26,7 @@ struct LlamaWeights {
 // Reads the common hyperparameters with the given rope pairing and binds the weights.
 void llama_load(Model& m, RopeMode mode);
 Tensor* llama_build(const Model& m, Context& ctx, Graph& graph, KvCache& cache, const BatchInputs& in);
+Tensor* llama_build_block(const Model& m, Context& ctx, Graph& graph, KvCache& cache, const BatchInputs& in, int layer,
+                          Tensor* x);
 
 }  // namespace qgml

@@ -8,6 +8,7 @@ extern const Architecture kArchQwen2 = {
     "qwen2",
     [](Model& m) { llama_load(m, RopeMode::Neox); },
     llama_build,
+    llama_build_block,
 };
 
 }  // namespace qgml
