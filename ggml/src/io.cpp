@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <new>
 #include <random>
 
 #include "qgml/error.h"
@@ -20,6 +21,8 @@ namespace qgml {
 namespace {
 
 std::string errno_text(int e) { return std::strerror(e); }
+
+constexpr size_t kReadAlignment = 4096;  // a page, as mmap would give
 
 int open_retry(const char* path, int flags, mode_t mode = 0) {
   int fd;
@@ -53,7 +56,7 @@ std::string temp_name(const std::string& path) {
 // ---------------------------------------------------------------------------
 // MappedFile
 
-MappedFile::MappedFile(const std::string& path) : path_(path) {
+MappedFile::MappedFile(const std::string& path, bool use_mmap) : path_(path), mapped_(use_mmap) {
   const int fd = open_retry(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) fail("%s: cannot open: %s", path.c_str(), errno_text(errno).c_str());
   struct stat st;
@@ -72,7 +75,28 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
     fail("%s: file size %lld cannot be mapped", path.c_str(), static_cast<long long>(st.st_size));
   }
   size_ = static_cast<size_t>(st.st_size);
-  if (size_ > 0) {  // mmap of length 0 is EINVAL; an empty file is simply size 0
+  if (!use_mmap && size_ > 0) {
+    // Page-aligned like a mapping, so tensor data keeps the alignment the file promises.
+    uint8_t* buf = static_cast<uint8_t*>(::operator new(size_, std::align_val_t(kReadAlignment), std::nothrow));
+    if (buf == nullptr) {
+      ::close(fd);
+      fail("%s: cannot allocate %zu bytes to read the file", path.c_str(), size_);
+    }
+    size_t done = 0;
+    while (done < size_) {
+      const ssize_t r = ::pread(fd, buf + done, size_ - done, static_cast<off_t>(done));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) {
+        const int e = r < 0 ? errno : 0;
+        ::operator delete(buf, std::align_val_t(kReadAlignment));
+        ::close(fd);
+        if (r == 0) fail("%s: file shrank while reading (%zu of %zu bytes)", path.c_str(), done, size_);
+        fail("%s: cannot read: %s", path.c_str(), errno_text(e).c_str());
+      }
+      done += static_cast<size_t>(r);
+    }
+    data_ = buf;
+  } else if (size_ > 0) {  // mmap of length 0 is EINVAL; an empty file is simply size 0
     void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
     if (p == MAP_FAILED) {
       const int e = errno;
@@ -85,7 +109,11 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
 }
 
 MappedFile::~MappedFile() {
-  if (data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
+  if (data_ == nullptr) return;
+  if (mapped_)
+    ::munmap(const_cast<uint8_t*>(data_), size_);
+  else
+    ::operator delete(const_cast<uint8_t*>(data_), std::align_val_t(kReadAlignment));
 }
 
 // ---------------------------------------------------------------------------

@@ -11,9 +11,9 @@ namespace qgml {
 
 Model::~Model() = default;
 
-std::unique_ptr<Model> Model::load(const std::string& path) {
+std::unique_ptr<Model> Model::load(const std::string& path, bool use_mmap) {
   std::unique_ptr<Model> m(new Model());
-  m->file_.reset(new gguf::Reader(path));
+  m->file_.reset(new gguf::Reader(path, use_mmap));
   const gguf::Reader& f = *m->file_;
   m->hp_.arch = f.get_string("general.architecture");
   m->arch_ = find_architecture(m->hp_.arch);

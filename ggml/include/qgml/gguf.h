@@ -100,8 +100,9 @@ struct TensorInfo {
 
 class Reader {
  public:
-  // Throws qgml::Error on any problem, naming `path`.
-  explicit Reader(const std::string& path);
+  // Throws qgml::Error on any problem, naming `path`. use_mmap false reads
+  // the whole file into memory instead of mapping it (see MappedFile).
+  explicit Reader(const std::string& path, bool use_mmap = true);
   ~Reader();
   Reader(const Reader&) = delete;
   Reader& operator=(const Reader&) = delete;

@@ -7,9 +7,12 @@
 namespace qgml {
 
 // A read-only memory mapping of a whole file (empty files map to size 0).
+// With use_mmap false the file is read into an owned, page-aligned buffer
+// instead: for file systems where mapping is slow or unavailable, and for
+// callers who need the file closed and unreferenced after loading.
 class MappedFile {
  public:
-  explicit MappedFile(const std::string& path);  // throws qgml::Error naming the file
+  explicit MappedFile(const std::string& path, bool use_mmap = true);  // throws qgml::Error naming the file
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
@@ -22,6 +25,7 @@ class MappedFile {
   std::string path_;
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
+  bool mapped_ = true;  // false: data_ is our heap buffer
 };
 
 // Writes to a temporary file beside `path`; commit() fsyncs and renames it

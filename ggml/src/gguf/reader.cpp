@@ -185,7 +185,8 @@ bool mul_overflows(uint64_t a, uint64_t b, uint64_t* out) {
 
 }  // namespace
 
-Reader::Reader(const std::string& path) : path_(path), map_(std::make_unique<MappedFile>(path)) {
+Reader::Reader(const std::string& path, bool use_mmap)
+    : path_(path), map_(std::make_unique<MappedFile>(path, use_mmap)) {
   Cursor c(path_, map_->data(), map_->size());
 
   // --- header ---------------------------------------------------------------

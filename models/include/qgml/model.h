@@ -37,7 +37,8 @@ struct HParams {
 class Model {
  public:
   // Loads `path`; throws qgml::Error naming the file and what is wrong.
-  static std::unique_ptr<Model> load(const std::string& path);
+  // use_mmap false reads the file into memory instead of mapping it.
+  static std::unique_ptr<Model> load(const std::string& path, bool use_mmap = true);
   ~Model();
 
   const HParams& hparams() const { return hp_; }
