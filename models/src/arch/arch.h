@@ -44,7 +44,7 @@ struct Architecture {
   // block by block (calibration); in.tokens is not read. nullptr when the
   // family cannot run one block on its own.
   Tensor* (*build_block)(const Model& m, Context& ctx, Graph& graph, KvCache& cache, const BatchInputs& in, int layer,
-                         Tensor* x);
+                         Tensor* x) = nullptr;
 };
 
 // weight·x for a linear layer: through in.hook when one is set, with the
