@@ -8,7 +8,7 @@ ifeq ($(CI),true)
   CMAKE_FLAGS += -DQGML_WERROR=ON
 endif
 
-.PHONY: all build run test clean configure
+.PHONY: all build run test clean configure test-sanitize fuzz fuzz-build
 
 all: build
 
@@ -22,8 +22,54 @@ build: configure
 run: build
 	$(BUILD_DIR)/bin/qgml run -m models/stories260K/stories260K.gguf -n 256 --temp 0 -t 2
 
+# Installs the tool, libqgml (shared and static), qgml.h, the CMake package
+# (find_package(qgml)) and qgml.pc under PREFIX: make install PREFIX=$HOME/.local
+PREFIX ?= /usr/local
+.PHONY: install
+install:
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target qgml qgml_shared qgml_static
+	cmake --install $(BUILD_DIR) --prefix $(PREFIX)
+
+# The NEON kernels run for real under qemu when the arm64 cross compiler and
+# qemu-user are installed (.ci/run installs them); otherwise they are skipped, loudly.
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+	@if command -v aarch64-linux-gnu-g++ >/dev/null && command -v qemu-aarch64 >/dev/null; then \
+	  cmake -S cmake/aarch64 -B $(BUILD_DIR)-aarch64 -DCMAKE_BUILD_TYPE=Release >/dev/null && \
+	  cmake --build $(BUILD_DIR)-aarch64 -j $(JOBS) && \
+	  cd $(BUILD_DIR)-aarch64 && ctest --output-on-failure; \
+	else \
+	  echo "*** NEON kernel tests SKIPPED: install g++-aarch64-linux-gnu and qemu-user to run them under qemu ***"; \
+	fi
 
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(BUILD_DIR)-aarch64
+
+# The whole suite under ASan+UBSan (build-asan), then the tests that run
+# threads under TSan (build-tsan). setarch -R: TSan's shadow memory layout
+# needs ASLR off on kernels with high mmap randomisation (harmless elsewhere).
+TSAN_TESTS ?= test_threadpool test_graph test_llama test_arch_goldens test_quant_mul_mat
+test-sanitize:
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQGML_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+	cd build-asan && ctest --output-on-failure -j $(JOBS)
+	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQGML_TSAN=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build-tsan -j $(JOBS) --target qgml $(TSAN_TESTS)
+	@set -e; for t in $(TSAN_TESTS); do echo "tsan: $$t"; \
+	  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" setarch $$(uname -m) -R build-tsan/bin/$$t --gtest_brief=1; \
+	done
+
+# libFuzzer targets (fuzz/fuzz_*.cpp) built with clang, ASan+UBSan, in
+# build-fuzz; `make fuzz FUZZ_SECONDS=N` runs each for N seconds over its seed
+# corpus (fuzz/corpus/<name>/; new inputs go to build-fuzz/corpus/<name>/).
+FUZZ_DIR ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= $(patsubst fuzz/%.cpp,%,$(wildcard fuzz/fuzz_*.cpp))
+fuzz-build:
+	@cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
+	  -DCMAKE_CXX_COMPILER=clang++ -DQGML_FUZZ=ON -DQGML_TESTS=OFF $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(FUZZ_DIR) -j $(JOBS) --target $(FUZZ_TARGETS)
+
+fuzz: fuzz-build
+	fuzz/run.sh $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
