@@ -1,0 +1,26 @@
+# cmake -DOUTPUT=libqgml.a -DAR=ar -DAPPLE=0|1 -DINPUTS="a.a;b.a" -P merge_archives.cmake
+# Merges static archives into one. GNU/LLVM ar read an MRI script (member
+# names may repeat across inputs, which a plain extract-and-re-add would lose);
+# Apple's libtool does the same natively.
+if(NOT OUTPUT OR NOT INPUTS)
+  message(FATAL_ERROR "merge_archives.cmake: OUTPUT and INPUTS are required")
+endif()
+file(REMOVE ${OUTPUT})
+if(APPLE)
+  execute_process(COMMAND libtool -static -no_warning_for_no_symbols -o ${OUTPUT} ${INPUTS} RESULT_VARIABLE rc)
+else()
+  set(script "create ${OUTPUT}.tmp\n")
+  foreach(lib IN LISTS INPUTS)
+    string(APPEND script "addlib ${lib}\n")
+  endforeach()
+  string(APPEND script "save\nend\n")
+  file(WRITE ${OUTPUT}.mri "${script}")
+  execute_process(COMMAND ${AR} -M INPUT_FILE ${OUTPUT}.mri RESULT_VARIABLE rc)
+  file(REMOVE ${OUTPUT}.mri)
+  if(rc EQUAL 0)
+    file(RENAME ${OUTPUT}.tmp ${OUTPUT})
+  endif()
+endif()
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "merging ${INPUTS} into ${OUTPUT} failed (${rc})")
+endif()
