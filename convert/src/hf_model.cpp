@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "hf_family.h"
 #include "json.h"
 #include "qgml/convert.h"
 #include "qgml/error.h"
@@ -60,7 +61,7 @@ Arch pick_arch(const json::Value& cfg, const std::string& path) {
   }
   if (a == "Qwen2ForCausalLM" || (a.empty() && mt == "qwen2")) return {"qwen2", false, true};
   fail("%s: architecture '%s' (model_type '%s') is not supported; supported: LlamaForCausalLM, MistralForCausalLM, "
-       "Qwen2ForCausalLM", path.c_str(), a.c_str(), mt.c_str());
+       "Qwen2ForCausalLM, OPTForCausalLM, FalconForCausalLM, GPT2LMHeadModel, GPTNeoXForCausalLM", path.c_str(), a.c_str(), mt.c_str());
 }
 
 int64_t get_int(const json::Value& cfg, const char* key, const std::string& path, int64_t def = -1) {
@@ -207,6 +208,7 @@ std::unique_ptr<SourceModel> open_hf(const std::string& dir, const std::string& 
   if (!file_exists(cfg_path)) fail("%s: no config.json (not a Hugging Face model directory?)", dir.c_str());
   const json::Value cfg = json::parse_file(cfg_path);
   if (!cfg.is_object()) fail("%s: not a JSON object", cfg_path.c_str());
+  if (auto other = hf::open_family(dir, cfg, vocab)) return other;  // OPT, Falcon, GPT-2, GPT-NeoX: hf_family.h
   const Arch arch = pick_arch(cfg, cfg_path);
   const HParams h = read_hparams(cfg, cfg_path);
 

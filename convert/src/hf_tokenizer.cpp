@@ -16,6 +16,7 @@
 
 #include "qgml/convert.h"
 #include "qgml/error.h"
+#include "qgml/io.h"
 #include "tokenizer_types.h"
 
 namespace qgml::convert {
@@ -247,6 +248,62 @@ Vocab import_tokenizer_json(const std::string& path, const json::Value& tj, int6
   return out;
 }
 
+// GPT-2's slow-tokenizer files (vocab.json + merges.txt), which OPT ships
+// instead of a tokenizer.json: byte-level BPE with GPT-2's pre-tokenizer.
+// Tokens tokenizer_config.json names as special become CONTROL, as llama.cpp
+// marks a tokenizer's added special tokens.
+Vocab import_vocab_merges(const std::string& vocab_path, const std::string& merges_path, const json::Value* tcfg,
+                          int64_t vocab_size) {
+  const json::Value vj = json::parse_file(vocab_path);
+  if (!vj.is_object()) fail("%s: not a JSON object of token → id", vocab_path.c_str());
+  Vocab out;
+  int64_t n = vocab_size > 0 ? vocab_size : 0;
+  for (const auto& [text, id] : vj.members()) n = std::max(n, checked_id(id, vocab_path, "'" + text + "'") + 1);
+  if (vocab_size > 0 && n > vocab_size)
+    fail("%s: token ids reach %lld, beyond config.json's vocab_size %lld", vocab_path.c_str(),
+         static_cast<long long>(n - 1), static_cast<long long>(vocab_size));
+  pad_to(out.v, n, false);
+  std::vector<bool> seen(static_cast<size_t>(n), false);
+  for (const auto& [text, id] : vj.members()) {
+    const size_t i = static_cast<size_t>(id.as_int());
+    if (seen[i]) fail("%s: token id %zu is used twice", vocab_path.c_str(), i);
+    seen[i] = true;
+    out.v.tokens[i] = text;
+    out.v.types[i] = kTokenNormal;
+  }
+  const std::string text = read_file(merges_path);
+  for (size_t pos = 0, line = 1; pos < text.size(); ++line) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    std::string l = text.substr(pos, end - pos);
+    pos = end + 1;
+    if (!l.empty() && l.back() == '\r') l.pop_back();
+    if (l.empty() || (line == 1 && l.compare(0, 9, "#version:") == 0)) continue;
+    const size_t sp = l.find(' ');
+    if (sp == std::string::npos || sp == 0 || sp + 1 == l.size() || l.find(' ', sp + 1) != std::string::npos)
+      fail("%s: line %zu is not a merge \"a b\"", merges_path.c_str(), line);
+    out.merges.push_back(l);
+  }
+  out.index();
+  auto mark = [&](const std::string* t) {
+    if (!t) return;
+    if (auto it = out.ids.find(*t); it != out.ids.end()) out.v.types[static_cast<size_t>(it->second)] = kTokenControl;
+  };
+  if (tcfg) {
+    for (const char* k : {"bos_token", "eos_token", "unk_token", "pad_token"}) mark(token_text(tcfg->get(k)));
+    if (const json::Value* dec = tcfg->get("added_tokens_decoder"); dec && dec->is_object()) {
+      for (const auto& [key, entry] : dec->members()) {
+        const json::Value* special = entry.get("special");
+        if (special && special->is_bool() && special->as_bool()) mark(token_text(&entry));
+      }
+    }
+  }
+  out.model = "gpt2";
+  out.pre = "gpt-2";
+  out.has_merges = true;
+  return out;
+}
+
 // add_bos/add_eos from the post-processor when tokenizer_config.json is silent.
 void template_adds(const json::Value* pp, bool* bos, bool* eos) {
   if (!pp) return;
@@ -281,11 +338,12 @@ std::string detect_bpe_pre(const json::Value& tj, const std::string& path) {
   }
   std::vector<std::string> regexes;
   bool byte_level = false, byte_level_regex = false;
-  std::string description, other;
+  std::string description, other, types;
   for (const json::Value* p : parts) {
     const json::Value* t = p->get("type");
     const std::string ts = t && t->is_string() ? t->as_string() : "?";
     description += (description.empty() ? "" : ", ") + ts;
+    types += (types.empty() ? "" : ",") + ts;
     if (ts == "ByteLevel") {
       byte_level = true;
       const json::Value* ur = p->get("use_regex");
@@ -303,6 +361,13 @@ std::string detect_bpe_pre(const json::Value& tj, const std::string& path) {
       other = ts;
     }
   }
+  // Falcon's: punctuation runs, GPT-2's regex, digit runs, then digits in
+  // threes; llama.cpp's "falcon" regexes do exactly this.
+  if (types == "Punctuation,ByteLevel,Digits,Split" && byte_level_regex && regexes.size() == 1 &&
+      regexes[0] == "[0-9][0-9][0-9]") {
+    const json::Value* digits = parts[2]->get("individual_digits");
+    if (!digits || !digits->is_bool() || !digits->as_bool()) return "falcon";
+  }
   if (byte_level && other.empty()) {
     if (regexes.empty() && byte_level_regex) return "gpt-2";
     if (regexes.size() == 1 && !byte_level_regex) {
@@ -311,7 +376,7 @@ std::string detect_bpe_pre(const json::Value& tj, const std::string& path) {
     }
   }
   fail("%s: unrecognised byte-level BPE pre-tokenizer (%s); known: GPT-2's ByteLevel (gpt-2), Llama 3's Split regex "
-       "(llama-bpe), Qwen2's Split regex (qwen2)", path.c_str(), description.c_str());
+       "(llama-bpe), Qwen2's Split regex (qwen2), Falcon's sequence (falcon)", path.c_str(), description.c_str());
 }
 
 void import_hf_tokenizer(const std::string& dir, const json::Value& config, int64_t vocab_size, bool prefer_spm,
@@ -345,8 +410,10 @@ void import_hf_tokenizer(const std::string& dir, const json::Value& config, int6
     voc = import_spm(spm_path, tcfg, tcfg_path, vocab_size);
   } else if (have_json) {
     voc = import_tokenizer_json(json_path, tj, vocab_size);
+  } else if (file_exists(dir + "/vocab.json") && file_exists(dir + "/merges.txt")) {
+    voc = import_vocab_merges(dir + "/vocab.json", dir + "/merges.txt", tcfg, vocab_size);
   } else {
-    fail("%s: no tokenizer.json or tokenizer.model", dir.c_str());
+    fail("%s: no tokenizer.json, tokenizer.model or vocab.json + merges.txt", dir.c_str());
   }
 
   using gguf::Value;
