@@ -6,8 +6,18 @@ namespace qgml {
 
 extern const Architecture kArchLlama;
 extern const Architecture kArchQwen2;
+extern const Architecture kArchOpt;
+extern const Architecture kArchFalcon;
+extern const Architecture kArchGpt2;
+extern const Architecture kArchGptNeox;
 
-static const Architecture* const kArchitectures[] = {&kArchLlama, &kArchQwen2};
+static const Architecture* const kArchitectures[] = {
+    &kArchLlama, &kArchQwen2,
+    &kArchOpt,
+    &kArchFalcon,
+    &kArchGpt2,
+    &kArchGptNeox,
+};
 
 const Architecture* find_architecture(const std::string& name) {
   for (const Architecture* a : kArchitectures)

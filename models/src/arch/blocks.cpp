@@ -1,0 +1,105 @@
+// Building blocks of the LayerNorm families; see blocks.h.
+#include "blocks.h"
+
+#include "qgml/error.h"
+
+namespace qgml::blocks {
+
+Dense dense(const Model& m, const std::string& name, int64_t n_in, int64_t n_out) {
+  Dense d;
+  d.w = m.weight(name + ".weight", {n_in, n_out});
+  if (m.weight_or_null(name + ".bias")) d.b = m.weight(name + ".bias", {n_out});
+  return d;
+}
+
+Norm norm(const Model& m, const std::string& name, int64_t n, bool required) {
+  Norm r;
+  if (required || m.weight_or_null(name + ".weight")) r.w = m.weight(name + ".weight", {n});
+  if (required || m.weight_or_null(name + ".bias")) r.b = m.weight(name + ".bias", {n});
+  return r;
+}
+
+bool present(const Norm& n) { return n.w != nullptr || n.b != nullptr; }
+
+Tensor* apply(Context& ctx, const Dense& d, Tensor* x) {
+  Tensor* y = mul_mat(ctx, d.w, x);
+  return d.b ? add(ctx, y, d.b) : y;
+}
+
+Tensor* apply(Context& ctx, const Norm& n, Tensor* x, float eps) {
+  Tensor* y = layer_norm(ctx, x, eps);
+  if (n.w) y = mul(ctx, y, n.w);
+  if (n.b) y = add(ctx, y, n.b);
+  return y;
+}
+
+float layer_norm_eps(const Model& m) {
+  const gguf::Reader& f = m.file();
+  const std::string key = m.hparams().arch + ".attention.layer_norm_epsilon";
+  const double eps = f.get_float(key, 1e-5);
+  if (!(eps > 0 && eps < 1)) fail("%s: %s = %g is out of range (0, 1)", f.path().c_str(), key.c_str(), eps);
+  return static_cast<float>(eps);
+}
+
+bool flag(const Model& m, const std::string& key, bool def) {
+  const std::string k = m.hparams().arch + "." + key;
+  const gguf::Value* v = m.file().find(k);
+  if (v == nullptr) return def;
+  if (v->type != gguf::ValueType::BOOL) fail("%s: %s must be a bool", m.file().path().c_str(), k.c_str());
+  return v->num.u != 0;
+}
+
+void split_qkv(Context& ctx, const HParams& hp, Tensor* qkv, int64_t n, Tensor** q, Tensor** k, Tensor** v) {
+  const int64_t hd = hp.head_dim, nq = hd * hp.n_head, nkv = hd * hp.n_head_kv;
+  const size_t es = sizeof(float);
+  auto part = [&](int64_t rows, int64_t offset, int64_t heads) {
+    return reshape_3d(ctx, cont(ctx, view_2d(ctx, qkv, rows, n, qkv->nb[1], static_cast<size_t>(offset) * es)), hd,
+                      heads, n);
+  };
+  *q = part(nq, 0, hp.n_head);
+  *k = part(nkv, nq, hp.n_head_kv);
+  *v = part(nkv, nq + nkv, hp.n_head_kv);
+}
+
+Tensor* learned_positions(const Model& m, Context& ctx, Tensor* table, const KvCache& cache, const BatchInputs& in) {
+  const int64_t end = cache.n_past + in.n;
+  if (end > table->ne[1])
+    fail("%s: position %lld is past the %lld learned position embeddings of this model (use a context of at most %lld)",
+         m.file().path().c_str(), static_cast<long long>(end - 1), static_cast<long long>(table->ne[1]),
+         static_cast<long long>(table->ne[1]));
+  return get_rows(ctx, table, in.positions);
+}
+
+Tensor* logits_rows(Context& ctx, Tensor* x, const BatchInputs& in) {
+  if (in.all_logits || in.n <= 1) return x;
+  return view_2d(ctx, x, x->ne[0], 1, x->nb[1], static_cast<size_t>(in.n - 1) * x->nb[1]);
+}
+
+// The same cache layout and store order as attention() in common.cpp, which
+// has no hook for a score bias.
+Tensor* attention_with_bias(const Model& m, Context& ctx, Graph& graph, KvCache& cache, int layer, Tensor* q,
+                            Tensor* k, Tensor* v, int64_t n, const SoftMaxParams& sm, Tensor* bias) {
+  const HParams& hp = m.hparams();
+  const int64_t hd = hp.head_dim, nkv = hp.n_head_kv;
+  Tensor* kc = cache.k[static_cast<size_t>(layer)];
+  Tensor* vc = cache.v[static_cast<size_t>(layer)];
+  const size_t es = traits(kc->type).type_size;
+  const int64_t past = cache.n_past, total = past + n;
+
+  Tensor* k_dst = view_3d(ctx, kc, hd, nkv, n, hd * es, hd * nkv * es, static_cast<size_t>(past) * hd * nkv * es);
+  graph.add_output(cpy(ctx, k, k_dst));
+  Tensor* v_dst = view_3d(ctx, vc, n, hd, nkv, cache.n_ctx * es, cache.n_ctx * hd * es, static_cast<size_t>(past) * es);
+  graph.add_output(cpy(ctx, permute(ctx, v, 1, 2, 0, 3), v_dst));
+
+  Tensor* keys = view_3d(ctx, kc, hd, total, nkv, hd * nkv * es, hd * es, 0);
+  Tensor* scores = mul_mat(ctx, keys, permute(ctx, q, 0, 2, 1, 3));  // [total, n, n_head]
+  if (bias) scores = add(ctx, scores, bias);
+  SoftMaxParams causal = sm;
+  causal.causal_past = static_cast<int32_t>(past);
+  Tensor* probs = soft_max(ctx, scores, causal);
+  Tensor* values = view_3d(ctx, vc, total, hd, nkv, cache.n_ctx * es, cache.n_ctx * hd * es, 0);
+  Tensor* out = cont(ctx, permute(ctx, mul_mat(ctx, values, probs), 0, 2, 1, 3));  // [hd, n_head, n]
+  return reshape_2d(ctx, out, hd * hp.n_head, n);
+}
+
+}  // namespace qgml::blocks

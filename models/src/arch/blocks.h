@@ -1,0 +1,54 @@
+// Building blocks of the LayerNorm families (OPT, Falcon, GPT-2, GPT-NeoX):
+// linear layers with optional biases, affine LayerNorm, fused q/k/v split,
+// learned position embeddings, and attention with an additive per-head score
+// bias (Falcon's ALiBi). In their own namespace so they never collide with
+// helpers of the shared arch.h.
+#pragma once
+#include <string>
+
+#include "arch.h"
+
+namespace qgml::blocks {
+
+struct Dense {
+  Tensor* w = nullptr;  // [n_in, n_out]
+  Tensor* b = nullptr;  // [n_out] or nullptr
+};
+struct Norm {
+  Tensor* w = nullptr;  // nullptr: no affine part
+  Tensor* b = nullptr;
+};
+
+// "<name>.weight" of shape [n_in, n_out] (required) and "<name>.bias" [n_out] (when present).
+Dense dense(const Model& m, const std::string& name, int64_t n_in, int64_t n_out);
+// "<name>.weight" and "<name>.bias" of shape [n]; both optional unless `required`.
+Norm norm(const Model& m, const std::string& name, int64_t n, bool required = true);
+bool present(const Norm& n);
+
+Tensor* apply(Context& ctx, const Dense& d, Tensor* x);
+Tensor* apply(Context& ctx, const Norm& n, Tensor* x, float eps);  // LayerNorm, then w·x + b
+
+// {arch}.attention.layer_norm_epsilon (llama.cpp's key for LayerNorm models).
+float layer_norm_eps(const Model& m);
+
+// A boolean key {arch}.<key>; `def` when absent, an error when not a bool.
+bool flag(const Model& m, const std::string& key, bool def);
+
+// Splits a fused product [(n_head + 2·n_head_kv)·head_dim, n] laid out as
+// [all q; all k; all v] (llama.cpp's attn_qkv) into contiguous
+// q [hd, n_head, n], k and v [hd, n_head_kv, n].
+void split_qkv(Context& ctx, const HParams& hp, Tensor* qkv, int64_t n, Tensor** q, Tensor** k, Tensor** v);
+
+// The rows of a learned position table [n_embd, n_pos] for this batch; fails
+// naming the model when the positions run past the table.
+Tensor* learned_positions(const Model& m, Context& ctx, Tensor* table, const KvCache& cache, const BatchInputs& in);
+
+// The last token's column of x [n_embd, n] unless every position's logits are wanted.
+Tensor* logits_rows(Context& ctx, Tensor* x, const BatchInputs& in);
+
+// attention() (arch.h) with `bias` [n_kv_total, 1, n_head] added to the raw
+// scores q·k before the softmax scaling, as Falcon adds its ALiBi bias.
+Tensor* attention_with_bias(const Model& m, Context& ctx, Graph& graph, KvCache& cache, int layer, Tensor* q,
+                            Tensor* k, Tensor* v, int64_t n, const SoftMaxParams& sm, Tensor* bias);
+
+}  // namespace qgml::blocks
