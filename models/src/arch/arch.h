@@ -4,23 +4,12 @@
 #pragma once
 #include <string>
 
+#include "qgml/block.h"
 #include "qgml/graph.h"
 #include "qgml/model.h"
 #include "qgml/session.h"
 
 namespace qgml {
-
-// Lets a caller observe or replace the products of weights with activations
-// while a graph is built (quantizer calibration captures each linear layer's
-// input and swaps in already-quantized weights). Architectures route every
-// weight·activation product through linear() below, so a hook sees them all,
-// in forward order.
-struct LinearHook {
-  virtual ~LinearHook() = default;
-  // weight: the model's tensor (its name is the GGUF name); x: [K, n] F32.
-  // Returns the tensor to use as weight·x, or nullptr for the default product.
-  virtual Tensor* linear(Context& ctx, Graph& graph, Tensor* weight, Tensor* x) = 0;
-};
 
 // The inputs of one forward pass.
 struct BatchInputs {

@@ -1,9 +1,11 @@
 // linear(): the one place where architectures multiply a weight with
 // activations, so that act-order permutations and calibration hooks apply to
-// every family without touching its forward pass.
+// every family without touching its forward pass; and the public entry to
+// Architecture::build_block (qgml/block.h).
 #include <string>
 
 #include "arch.h"
+#include "qgml/error.h"
 #include "qgml/quant.h"
 
 namespace qgml {
@@ -16,6 +18,22 @@ Tensor* linear(const Model& m, Context& ctx, Graph& graph, const BatchInputs& in
   // and it keeps the permutation binding out of every architecture's state.
   if (Tensor* perm = m.weight_or_null(std::string(weight->name) + kPermSuffix)) return mul_mat_perm(ctx, weight, x, perm);
   return mul_mat(ctx, weight, x);
+}
+
+}  // namespace qgml
+
+namespace qgml {
+
+bool supports_blocks(const Model& m) { return m.arch().build_block != nullptr; }
+
+Tensor* build_block(const Model& m, Context& ctx, Graph& graph, KvCache& cache, Tensor* positions, int layer, Tensor* x,
+                    LinearHook* hook) {
+  if (!supports_blocks(m)) fail("architecture %s cannot run single blocks", m.hparams().arch.c_str());
+  BatchInputs in;
+  in.positions = positions;
+  in.n = x->ne[1];
+  in.hook = hook;
+  return m.arch().build_block(m, ctx, graph, cache, in, layer, x);
 }
 
 }  // namespace qgml

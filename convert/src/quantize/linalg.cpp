@@ -1,0 +1,189 @@
+// linalg: the blocked SGEMM driver, Hessian accumulation and Cholesky-based
+// inverse factor. Blocking (BLIS order): for each kc-deep slice, B is packed
+// into kNR-wide column panels (kc × nc, stays in L2/L3), A into kMR-high row
+// panels (mc × kc, in L2); the micro-kernel then streams one A panel against a
+// B panel that sits in L1.
+#include "linalg.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+
+#include "linalg_kernels.h"
+#include "qgml/cpu.h"
+#include "qgml/threadpool.h"
+
+namespace qgml::linalg {
+namespace {
+
+constexpr int64_t kKC = 256;   // depth of a packed slice: 6·256 + 16·256 floats fit L1 (22 KiB)
+constexpr int64_t kMC = 96;    // rows of A packed at once: 96·256·4 = 96 KiB (L2)
+constexpr int64_t kNC = 2048;  // columns of B packed at once: 2 MiB at kc = 256 (L2/L3)
+
+void kernel_portable(int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc, float alpha, int mr, int nr) {
+  float acc[kMR][kNR] = {};
+  for (int64_t k = 0; k < kc; ++k, Ap += kMR, Bp += kNR)
+    for (int i = 0; i < kMR; ++i)
+      for (int j = 0; j < kNR; ++j) acc[i][j] += Ap[i] * Bp[j];
+  for (int i = 0; i < mr; ++i)
+    for (int j = 0; j < nr; ++j) C[i * ldc + j] += alpha * acc[i][j];
+}
+
+MicroKernel pick_kernel() {
+  const Isa isa = active_isa();
+  if (have_avx2_kernel() && (isa == Isa::Avx2 || isa == Isa::Avx512)) return kernel_6x16_avx2;
+  return kernel_portable;
+}
+
+MicroKernel kernel() {
+  static const MicroKernel k = pick_kernel();
+  return k;
+}
+
+// A[i0 .. i0+mc) × [p0 .. p0+kc) into kMR-row panels, column by column.
+void pack_a(View A, int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
+  for (int64_t ir = 0; ir < mc; ir += kMR) {
+    const int64_t m = std::min<int64_t>(kMR, mc - ir);
+    for (int64_t k = 0; k < kc; ++k) {
+      const float* src = A.p + (i0 + ir) * A.rs + (p0 + k) * A.cs;
+      int64_t i = 0;
+      for (; i < m; ++i) dst[i] = src[i * A.rs];
+      for (; i < kMR; ++i) dst[i] = 0.0f;
+      dst += kMR;
+    }
+  }
+}
+
+// B[p0 .. p0+kc) × [j0 .. j0+nc) into kNR-column panels, row by row.
+void pack_b(View B, int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* dst) {
+  for (int64_t jr = 0; jr < nc; jr += kNR) {
+    const int64_t n = std::min<int64_t>(kNR, nc - jr);
+    for (int64_t k = 0; k < kc; ++k) {
+      const float* src = B.p + (p0 + k) * B.rs + (j0 + jr) * B.cs;
+      int64_t j = 0;
+      if (B.cs == 1) {
+        std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
+        j = n;
+      } else {
+        for (; j < n; ++j) dst[j] = src[j * B.cs];
+      }
+      for (; j < kNR; ++j) dst[j] = 0.0f;
+      dst += kNR;
+    }
+  }
+}
+
+}  // namespace
+
+const char* gemm_kernel_name() { return kernel() == kernel_portable ? "portable" : "avx2+fma"; }
+
+void gemm(int64_t M, int64_t N, int64_t K, float alpha, View A, View B, float* C, int64_t ldc) {
+  if (M <= 0 || N <= 0 || K <= 0) return;
+  const MicroKernel kern = kernel();
+  // Packing buffers are per thread and reused: gemm is called many times per layer.
+  thread_local std::vector<float> apack, bpack;
+  const int64_t nc_max = std::min(kNC, (N + kNR - 1) / kNR * kNR);
+  bpack.resize(static_cast<size_t>(std::min(kKC, K) * nc_max));
+  apack.resize(static_cast<size_t>(std::min(kKC, K) * std::min(kMC, (M + kMR - 1) / kMR * kMR)));
+  for (int64_t jc = 0; jc < N; jc += kNC) {
+    const int64_t nc = std::min(kNC, N - jc);
+    for (int64_t pc = 0; pc < K; pc += kKC) {
+      const int64_t kc = std::min(kKC, K - pc);
+      pack_b(B, pc, kc, jc, nc, bpack.data());
+      for (int64_t ic = 0; ic < M; ic += kMC) {
+        const int64_t mc = std::min(kMC, M - ic);
+        pack_a(A, ic, mc, pc, kc, apack.data());
+        for (int64_t jr = 0; jr < nc; jr += kNR) {
+          const int nr = static_cast<int>(std::min<int64_t>(kNR, nc - jr));
+          for (int64_t ir = 0; ir < mc; ir += kMR) {
+            const int mr = static_cast<int>(std::min<int64_t>(kMR, mc - ir));
+            kern(kc, apack.data() + ir * kc, bpack.data() + jr * kc, C + (ic + ir) * ldc + jc + jr, ldc, alpha, mr, nr);
+          }
+        }
+      }
+    }
+  }
+}
+
+void syrk_upper(int64_t n, int64_t t, float alpha, const float* X, int64_t ldx, float* C, int64_t ldc, ThreadPool* pool) {
+  // Row block [i0, i0+mb) of C needs columns [i0, n): a gemm of Xᵀ's rows
+  // against X's columns. Blocks are dealt out dynamically since their cost
+  // falls linearly with i0.
+  constexpr int64_t kMB = 48;
+  const int64_t nblocks = (n + kMB - 1) / kMB;
+  std::atomic<int64_t> next{0};
+  auto work = [&](int, int) {
+    for (int64_t b; (b = next.fetch_add(1)) < nblocks;) {
+      const int64_t i0 = b * kMB, mb = std::min(kMB, n - i0);
+      gemm(mb, n - i0, t, alpha, transposed(X + i0, ldx), row_major(X + i0, ldx), C + i0 * ldc + i0, ldc);
+    }
+  };
+  if (pool != nullptr && pool->size() > 1) {
+    pool->run(work);
+  } else {
+    work(0, 1);
+  }
+}
+
+void mirror_upper(int64_t n, float* C, int64_t ldc) {
+  for (int64_t i = 1; i < n; ++i)
+    for (int64_t j = 0; j < i; ++j) C[i * ldc + j] = C[j * ldc + i];
+}
+
+bool inverse_cholesky_upper(const std::vector<double>& H, int64_t n, std::vector<double>* U) {
+  const size_t nn = static_cast<size_t>(n);
+  // R: upper Cholesky factor of P·H·P, right-looking, row-major so that the
+  // trailing update is a contiguous axpy per row.
+  std::vector<double> R(nn * nn, 0.0);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = i; j < n; ++j) R[static_cast<size_t>(i * n + j)] = H[static_cast<size_t>((n - 1 - i) * n + (n - 1 - j))];
+  for (int64_t k = 0; k < n; ++k) {
+    double* rk = &R[static_cast<size_t>(k * n)];
+    if (!(rk[k] > 0.0) || !std::isfinite(rk[k])) return false;
+    const double d = std::sqrt(rk[k]);
+    const double inv = 1.0 / d;
+    rk[k] = d;
+    for (int64_t j = k + 1; j < n; ++j) rk[j] *= inv;
+    for (int64_t i = k + 1; i < n; ++i) {
+      double* ri = &R[static_cast<size_t>(i * n)];
+      const double f = rk[i];
+      for (int64_t j = i; j < n; ++j) ri[j] -= f * rk[j];
+    }
+  }
+  // Rinv = R⁻¹ (upper), bottom row first: Rinv[i,:] = (e_i − Σ_{k>i} R[i,k]·Rinv[k,:]) / R[i,i].
+  std::vector<double> Ri(nn * nn, 0.0);
+  for (int64_t i = n - 1; i >= 0; --i) {
+    double* out = &Ri[static_cast<size_t>(i * n)];
+    const double* ri = &R[static_cast<size_t>(i * n)];
+    out[i] = 1.0;
+    for (int64_t k = i + 1; k < n; ++k) {
+      const double f = ri[k];
+      const double* rk = &Ri[static_cast<size_t>(k * n)];
+      for (int64_t j = k; j < n; ++j) out[j] -= f * rk[j];
+    }
+    const double inv = 1.0 / ri[i];
+    for (int64_t j = i; j < n; ++j) out[j] *= inv;
+  }
+  // U = P·Rinvᵀ·P: U[i][j] = Rinv[n−1−j][n−1−i], upper because Rinv is.
+  U->assign(nn * nn, 0.0);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = i; j < n; ++j) (*U)[static_cast<size_t>(i * n + j)] = Ri[static_cast<size_t>((n - 1 - j) * n + (n - 1 - i))];
+  return true;
+}
+
+double measure_peak_gflops(double seconds) {
+  if (kernel() == kernel_portable) return 0.0;
+  int64_t iters = 1 << 20;
+  volatile double sink = 0;
+  for (;;) {
+    const auto t0 = std::chrono::steady_clock::now();
+    sink = sink + fma_peak_loop(iters);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (s >= seconds) return static_cast<double>(iters) * 10 * 8 * 2 / s * 1e-9;
+    iters *= 2;
+  }
+}
+
+}  // namespace qgml::linalg

@@ -1,0 +1,47 @@
+// Dense linear algebra for the quantizers: a packed, cache-blocked SGEMM
+// (BLIS-style loops around a 6×16 register micro-kernel, AVX2/FMA where the
+// CPU has it), the Hessian accumulation X·Xᵀ built on it, and the
+// double-precision factorisations GPTQ needs.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+namespace qgml {
+class ThreadPool;
+}
+
+namespace qgml::linalg {
+
+// A strided matrix: element (i, j) at p[i·rs + j·cs]. Transposes are views.
+struct View {
+  const float* p;
+  int64_t rs, cs;
+};
+inline View row_major(const float* p, int64_t ld) { return {p, ld, 1}; }
+inline View transposed(const float* p, int64_t ld) { return {p, 1, ld}; }
+
+// C[M×N] (row-major, leading dimension ldc) += alpha · A[M×K] · B[K×N], on the calling thread.
+void gemm(int64_t M, int64_t N, int64_t K, float alpha, View A, View B, float* C, int64_t ldc);
+
+// The upper triangle (j ≥ i, and whole diagonal tiles) of C[n×n] += alpha · Xᵀ·X
+// for X [t×n] row-major (leading dimension ldx): the Gram matrix of t
+// activation rows. Row blocks are shared among the pool's threads (pool may
+// be null: calling thread only). mirror_upper() completes C once at the end.
+void syrk_upper(int64_t n, int64_t t, float alpha, const float* X, int64_t ldx, float* C, int64_t ldc, ThreadPool* pool);
+void mirror_upper(int64_t n, float* C, int64_t ldc);
+
+// Which micro-kernel gemm uses ("avx2+fma" or "portable").
+const char* gemm_kernel_name();
+
+// The upper Cholesky factor U of H⁻¹ (H⁻¹ = Uᵀ·U), H [n×n] symmetric positive
+// definite, row-major. Computed without forming H⁻¹: with P the reversal
+// permutation, P·H·P = Rᵀ·R (Cholesky) gives H = V·Vᵀ for the upper V = P·Rᵀ·P,
+// so U = V⁻¹ = P·R⁻ᵀ·P. Returns false (U unspecified) when H is not positive
+// definite in double precision.
+bool inverse_cholesky_upper(const std::vector<double>& H, int64_t n, std::vector<double>* U);
+
+// Peak single-thread FP32 throughput of the FMA units, measured by a loop of
+// independent vector FMAs (GFLOPS, one FMA = 2 flops).
+double measure_peak_gflops(double seconds);
+
+}  // namespace qgml::linalg
