@@ -350,6 +350,10 @@ QuantizedLayer gptq(const float* W, int64_t rows, int64_t cols, const float* H, 
     losses[static_cast<size_t>(pool && pool->size() > 1 ? r0 / cdiv(rows, pool->size()) : 0)] = loss;
   });
 
+  // An identity order needs no companion tensor.
+  bool identity = true;
+  for (size_t j = 0; j < order.size() && identity; ++j) identity = order[j] == static_cast<int32_t>(j);
+  if (identity) order.clear();
   const bool store_permuted = spec.act_order && !stat && !per_row;
   QuantizedLayer L = finish(spec, rows, K, std::move(q), order, store_permuted, [&](int64_t r, int64_t g) {
     if (per_row) return row_prm[static_cast<size_t>(r)];
