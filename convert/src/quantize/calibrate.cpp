@@ -100,16 +100,18 @@ CalibrationStats calibrate(const Model& model, const std::vector<std::vector<int
   const int64_t n_win = static_cast<int64_t>(windows.size()), T = static_cast<int64_t>(windows[0].size()), E = hp.n_embd;
   CalibrationStats st;
 
-  // Hidden states of every window: the (unquantized) token embeddings first.
+  // Hidden states of every window: the (unquantized) token embeddings first
+  // (with learned positions, for the families that have them).
   std::vector<float> hidden(static_cast<size_t>(n_win * T * E));
   {
-    Tensor* embd = model.weight("token_embd.weight");
     for (int64_t i = 0; i < n_win; ++i) {
       Context ctx(true);
       Tensor* ids = ctx.new_tensor_1d(Type::I32, T);
       std::memcpy(ids->data, windows[static_cast<size_t>(i)].data(), static_cast<size_t>(T) * sizeof(int32_t));
+      Tensor* pos = ctx.new_tensor_1d(Type::I32, T);
+      for (int64_t t = 0; t < T; ++t) static_cast<int32_t*>(pos->data)[t] = static_cast<int32_t>(t);
       Graph g;
-      Tensor* x = get_rows(ctx, embd, ids);
+      Tensor* x = build_input(model, ctx, ids, pos);
       g.add_output(x);
       g.compute(pool);
       read_rows(x, &hidden[static_cast<size_t>(i * T * E)]);

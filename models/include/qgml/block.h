@@ -23,6 +23,11 @@ struct LinearHook {
 // Whether the model's architecture can run single blocks.
 bool supports_blocks(const Model& m);
 
+// The hidden states entering block 0 for tokens [n] (I32) at positions [n]
+// (I32, filled): the token embeddings, plus whatever the family adds before
+// its first block (GPT-2's and OPT's learned positions).
+Tensor* build_input(const Model& m, Context& ctx, Tensor* tokens, Tensor* positions);
+
 // Adds block `layer` applied to hidden states x [n_embd, n] (F32) at
 // positions [n] (I32) to the graph and returns its output [n_embd, n].
 // cache.k[layer] / cache.v[layer] must hold at least n positions; the block

@@ -34,6 +34,10 @@ struct Architecture {
   // family cannot run one block on its own.
   Tensor* (*build_block)(const Model& m, Context& ctx, Graph& graph, KvCache& cache, const BatchInputs& in, int layer,
                          Tensor* x) = nullptr;
+  // The first block's input for in.tokens at in.positions (filled), [n_embd, n].
+  // nullptr: the token embeddings; families with learned positions or an
+  // embedding projection (GPT-2, OPT) add them here.
+  Tensor* (*build_input)(const Model& m, Context& ctx, const BatchInputs& in) = nullptr;
 };
 
 // weight·x for a linear layer: through in.hook when one is set, with the

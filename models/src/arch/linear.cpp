@@ -26,6 +26,15 @@ namespace qgml {
 
 bool supports_blocks(const Model& m) { return m.arch().build_block != nullptr; }
 
+Tensor* build_input(const Model& m, Context& ctx, Tensor* tokens, Tensor* positions) {
+  BatchInputs in;
+  in.tokens = tokens;
+  in.positions = positions;
+  in.n = tokens->ne[0];
+  if (m.arch().build_input != nullptr) return m.arch().build_input(m, ctx, in);
+  return get_rows(ctx, m.weight("token_embd.weight"), tokens);
+}
+
 Tensor* build_block(const Model& m, Context& ctx, Graph& graph, KvCache& cache, Tensor* positions, int layer, Tensor* x,
                     LinearHook* hook) {
   if (!supports_blocks(m)) fail("architecture %s cannot run single blocks", m.hparams().arch.c_str());
