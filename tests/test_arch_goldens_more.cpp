@@ -22,8 +22,11 @@
 #include "json.h"
 #include "npy.h"
 #include "qgml/convert.h"
+#include "qgml/block.h"
 #include "qgml/error.h"
 #include "qgml/gguf.h"
+#include "qgml/graph.h"
+#include "qgml/threadpool.h"
 #include "qgml/model.h"
 #include "qgml/sampling.h"
 #include "qgml/session.h"
@@ -238,6 +241,87 @@ TEST_P(ArchGoldenMore, MetadataAndNamesAreLlamaCpps) {
     EXPECT_EQ(f.find(a + "attention.max_alibi_bias") != nullptr, alibi);
     EXPECT_EQ(f.get_string(a + "tensor_data_layout"), "jploski");
   }
+}
+
+namespace {
+
+// Records the linears a block routes through qgml::linear, in build order,
+// with the input each one reads (GPTQ's true-sequential groups are runs of
+// linears sharing an input).
+struct RecordingHook : LinearHook {
+  Tensor* linear(Context&, Graph&, Tensor* w, Tensor* x) override {
+    const std::string name = w->name;
+    if (inputs.empty() || inputs.back() != x) groups.emplace_back();
+    groups.back() += (groups.back().empty() ? "" : "+") + name.substr(name.find('.', 4) + 1);
+    inputs.push_back(x);
+    return nullptr;
+  }
+  std::vector<Tensor*> inputs;
+  std::vector<std::string> groups;
+};
+
+}  // namespace
+
+// What GPTQ calibration runs: build_input, then each block on its own (its
+// own KV cache), then the head, computed here from the file's tensors. It must
+// give the golden logits, and each block must show its linears in the
+// true-sequential order AutoGPTQ uses for the family.
+TEST_P(ArchGoldenMore, BlockByBlockMatchesAndOrdersLinears) {
+  const auto model = Model::load(gguf_);
+  ASSERT_TRUE(supports_blocks(*model));
+  const HParams& hp = model->hparams();
+  const int64_t T = static_cast<int64_t>(golden_.ids.size());
+  ThreadPool pool(2);
+  Context ctx(true);
+  Tensor* ids = ctx.new_tensor_1d(Type::I32, T);
+  Tensor* pos = ctx.new_tensor_1d(Type::I32, T);
+  for (int64_t t = 0; t < T; ++t) {
+    static_cast<int32_t*>(ids->data)[t] = golden_.ids[static_cast<size_t>(t)];
+    static_cast<int32_t*>(pos->data)[t] = static_cast<int32_t>(t);
+  }
+  // Graph results live as long as their graph: each stage's output is copied into a leaf.
+  auto run = [&](const std::function<Tensor*(Graph&)>& build) {
+    Graph g;
+    Tensor* r = build(g);
+    g.add_output(r);
+    g.compute(pool);
+    Tensor* leaf = ctx.new_tensor_2d(Type::F32, r->ne[0], r->ne[1]);
+    for (int64_t t = 0; t < r->ne[1]; ++t)
+      std::copy_n(reinterpret_cast<const float*>(r->row(t)), r->ne[0], static_cast<float*>(leaf->data) + t * r->ne[0]);
+    return leaf;
+  };
+  Tensor* x = run([&](Graph&) { return build_input(*model, ctx, ids, pos); });
+  std::vector<std::string> want_groups;
+  const std::string arch = GetParam().gguf_arch;
+  if (arch == "opt") want_groups = {"attn_q.weight+attn_k.weight+attn_v.weight", "attn_output.weight", "ffn_up.weight", "ffn_down.weight"};
+  else want_groups = {"attn_qkv.weight", "attn_output.weight", "ffn_up.weight", "ffn_down.weight"};
+  std::vector<std::unique_ptr<KvCache>> caches;
+  for (int l = 0; l < hp.n_layer; ++l) {
+    auto cache = std::make_unique<KvCache>();
+    cache->n_ctx = T;
+    cache->k.assign(static_cast<size_t>(hp.n_layer), nullptr);
+    cache->v.assign(static_cast<size_t>(hp.n_layer), nullptr);
+    cache->k[static_cast<size_t>(l)] = cache->ctx.new_tensor_3d(Type::F32, hp.head_dim, hp.n_head_kv, T);
+    cache->v[static_cast<size_t>(l)] = cache->ctx.new_tensor_3d(Type::F32, T, hp.head_dim, hp.n_head_kv);
+    RecordingHook hook;
+    x = run([&](Graph& g) { return build_block(*model, ctx, g, *cache, pos, l, x, &hook); });
+    EXPECT_EQ(hook.groups, want_groups) << "layer " << l;
+    caches.push_back(std::move(cache));
+  }
+  // The head: [final norm], [output projection], tied or separate output.
+  const float eps = static_cast<float>(model->file().get_float(arch + ".attention.layer_norm_epsilon"));
+  Tensor* logits = run([&](Graph&) {
+    Tensor* h = x;
+    if (Tensor* w = model->weight_or_null("output_norm.weight"))
+      h = add(ctx, mul(ctx, layer_norm(ctx, h, eps), w), model->weight("output_norm.bias"));
+    if (Tensor* w = model->weight_or_null("output_proj.weight")) h = mul_mat(ctx, w, h);
+    Tensor* out = model->weight_or_null("output.weight");
+    return mul_mat(ctx, out ? out : model->weight("token_embd.weight"), h);
+  });
+  const float* l0 = static_cast<const float*>(logits->data);
+  const std::vector<float> got(l0, l0 + T * golden_.n_vocab);
+  size_t worst_pos = 0;
+  EXPECT_LT(worst_error(got, golden_, &worst_pos), kTolerance) << "position " << worst_pos;
 }
 
 // The tokenizer of each checkpoint loads and round-trips text through qgml.

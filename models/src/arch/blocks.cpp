@@ -21,12 +21,18 @@ Norm norm(const Model& m, const std::string& name, int64_t n, bool required) {
 
 bool present(const Norm& n) { return n.w != nullptr || n.b != nullptr; }
 
-Tensor* apply(Context& ctx, const Dense& d, Tensor* x) {
-  Tensor* y = mul_mat(ctx, d.w, x);
+Tensor* Builder::linear(const Dense& d, Tensor* x) const {
+  Tensor* y = qgml::linear(m, ctx, graph, in, d.w, x);
   return d.b ? add(ctx, y, d.b) : y;
 }
 
-Tensor* apply(Context& ctx, const Norm& n, Tensor* x, float eps) {
+void check_block_args(const Model& m, const BatchInputs& in, int layer, const Tensor* x) {
+  const HParams& hp = m.hparams();
+  if (layer < 0 || layer >= hp.n_layer) fail("build_block: layer %d is out of range", layer);
+  if (x->ne[0] != hp.n_embd || x->ne[1] != in.n) fail("build_block: hidden states do not match n_embd × n");
+}
+
+Tensor* Builder::norm(const Norm& n, Tensor* x, float eps) const {
   Tensor* y = layer_norm(ctx, x, eps);
   if (n.w) y = mul(ctx, y, n.w);
   if (n.b) y = add(ctx, y, n.b);
@@ -61,12 +67,13 @@ void split_qkv(Context& ctx, const HParams& hp, Tensor* qkv, int64_t n, Tensor**
   *v = part(nkv, nq + nkv, hp.n_head_kv);
 }
 
-Tensor* learned_positions(const Model& m, Context& ctx, Tensor* table, const KvCache& cache, const BatchInputs& in) {
-  const int64_t end = cache.n_past + in.n;
-  if (end > table->ne[1])
-    fail("%s: position %lld is past the %lld learned position embeddings of this model (use a context of at most %lld)",
-         m.file().path().c_str(), static_cast<long long>(end - 1), static_cast<long long>(table->ne[1]),
-         static_cast<long long>(table->ne[1]));
+Tensor* learned_positions(const Model& m, Context& ctx, Tensor* table, const BatchInputs& in) {
+  const int32_t* pos = static_cast<const int32_t*>(in.positions->data);
+  for (int64_t i = 0; pos != nullptr && i < in.n; ++i) {
+    if (pos[i] < 0 || pos[i] >= table->ne[1])
+      fail("%s: position %d is past the %lld learned position embeddings of this model (use a context of at most %lld)",
+           m.file().path().c_str(), pos[i], static_cast<long long>(table->ne[1]), static_cast<long long>(table->ne[1]));
+  }
   return get_rows(ctx, table, in.positions);
 }
 

@@ -25,8 +25,20 @@ Dense dense(const Model& m, const std::string& name, int64_t n_in, int64_t n_out
 Norm norm(const Model& m, const std::string& name, int64_t n, bool required = true);
 bool present(const Norm& n);
 
-Tensor* apply(Context& ctx, const Dense& d, Tensor* x);
-Tensor* apply(Context& ctx, const Norm& n, Tensor* x, float eps);  // LayerNorm, then w·x + b
+// What building a block needs besides its weights.
+struct Builder {
+  const Model& m;
+  Context& ctx;
+  Graph& graph;
+  KvCache& cache;
+  const BatchInputs& in;
+  // w·x + b through qgml::linear (calibration hooks, act-order permutations).
+  Tensor* linear(const Dense& d, Tensor* x) const;
+  Tensor* norm(const Norm& n, Tensor* x, float eps) const;  // LayerNorm, then w·x + b
+};
+
+// Checks build_block's arguments: the layer exists and x is [n_embd, in.n].
+void check_block_args(const Model& m, const BatchInputs& in, int layer, const Tensor* x);
 
 // {arch}.attention.layer_norm_epsilon (llama.cpp's key for LayerNorm models).
 float layer_norm_eps(const Model& m);
@@ -39,9 +51,10 @@ bool flag(const Model& m, const std::string& key, bool def);
 // q [hd, n_head, n], k and v [hd, n_head_kv, n].
 void split_qkv(Context& ctx, const HParams& hp, Tensor* qkv, int64_t n, Tensor** q, Tensor** k, Tensor** v);
 
-// The rows of a learned position table [n_embd, n_pos] for this batch; fails
-// naming the model when the positions run past the table.
-Tensor* learned_positions(const Model& m, Context& ctx, Tensor* table, const KvCache& cache, const BatchInputs& in);
+// The rows of a learned position table [n_embd, n_pos] for in.positions
+// (filled before the graph is built); fails naming the model when a position
+// runs past the table.
+Tensor* learned_positions(const Model& m, Context& ctx, Tensor* table, const BatchInputs& in);
 
 // The last token's column of x [n_embd, n] unless every position's logits are wanted.
 Tensor* logits_rows(Context& ctx, Tensor* x, const BatchInputs& in);

@@ -10,7 +10,8 @@
 // ALiBi exactly as HF's Falcon computes it: the bias slope_h·j is added to the
 // raw scores before the 1/sqrt(head_dim) scaling, and both the slope and the
 // product are rounded to bfloat16 (build_alibi_tensor), which the trained
-// weights have seen.
+// weights have seen. Linears in forward order (GPTQ's true-sequential
+// groups): attn_qkv, attn_output, ffn_up, ffn_down.
 #include <cmath>
 #include <memory>
 #include <vector>
@@ -82,51 +83,64 @@ void falcon_load(Model& m) {
   m.arch_state = w;
 }
 
-Tensor* falcon_build(const Model& m, Context& ctx, Graph& graph, KvCache& cache, const BatchInputs& in) {
+const FalconWeights& weights(const Model& m) { return *static_cast<const FalconWeights*>(m.arch_state.get()); }
+
+// [n_kv_total, 1, n_head] ALiBi bias for keys [0, n_past + n), or nullptr for rotary.
+Tensor* alibi_bias(const Model& m, Context& ctx, int64_t total) {
   const HParams& hp = m.hparams();
-  const FalconWeights& w = *static_cast<const FalconWeights*>(m.arch_state.get());
-  const int64_t n = in.n;
+  const FalconWeights& w = weights(m);
+  if (!(w.alibi_max_bias > 0)) return nullptr;
+  Tensor* alibi = ctx.new_tensor_3d(Type::F32, total, 1, hp.n_head);
+  float* a = static_cast<float*>(alibi->data);
+  const std::vector<float> slopes = alibi_slopes(hp.n_head, w.alibi_max_bias);
+  for (int64_t h = 0; h < hp.n_head; ++h)
+    for (int64_t j = 0; j < total; ++j)
+      a[h * total + j] = bf16_round(bf16_round(slopes[static_cast<size_t>(h)]) * static_cast<float>(j));
+  return alibi;
+}
+
+Tensor* block(const blocks::Builder& b, Tensor* alibi, int l, Tensor* x) {
+  const HParams& hp = b.m.hparams();
+  const FalconWeights& w = weights(b.m);
+  const FalconLayer& L = w.layers[static_cast<size_t>(l)];
+  Context& ctx = b.ctx;
   SoftMaxParams sm;
   sm.scale = 1.0f / std::sqrt(static_cast<float>(hp.head_dim));
-
-  Tensor* alibi = nullptr;  // [n_kv_total, 1, n_head], shared by the layers
-  if (w.alibi_max_bias > 0) {
-    const int64_t total = cache.n_past + n;
-    alibi = ctx.new_tensor_3d(Type::F32, total, 1, hp.n_head);
-    float* a = static_cast<float*>(alibi->data);
-    const std::vector<float> slopes = alibi_slopes(hp.n_head, w.alibi_max_bias);
-    for (int64_t h = 0; h < hp.n_head; ++h)
-      for (int64_t j = 0; j < total; ++j)
-        a[h * total + j] = bf16_round(bf16_round(slopes[static_cast<size_t>(h)]) * static_cast<float>(j));
+  Tensor* attn_in = b.norm(L.attn_norm, x, w.eps);
+  Tensor *q, *k, *v;
+  blocks::split_qkv(ctx, hp, b.linear(L.qkv, attn_in), b.in.n, &q, &k, &v);
+  if (!alibi) {
+    q = rope(ctx, q, b.in.positions, hp.rope);
+    k = rope(ctx, k, b.in.positions, hp.rope);
   }
+  Tensor* attn = b.linear(L.out, blocks::attention_with_bias(b.m, ctx, b.graph, b.cache, l, q, k, v, b.in.n, sm, alibi));
+  auto mlp = [&](Tensor* h) { return b.linear(L.down, gelu(ctx, b.linear(L.up, h), false)); };
+  if (blocks::present(L.ffn_norm)) {  // sequential (Falcon-RW)
+    x = add(ctx, x, attn);
+    return add(ctx, x, mlp(b.norm(L.ffn_norm, x, w.eps)));
+  }
+  Tensor* mlp_in = blocks::present(L.attn_norm_2) ? b.norm(L.attn_norm_2, x, w.eps) : attn_in;
+  return add(ctx, x, add(ctx, mlp(mlp_in), attn));
+}
 
+Tensor* falcon_build(const Model& m, Context& ctx, Graph& graph, KvCache& cache, const BatchInputs& in) {
+  const FalconWeights& w = weights(m);
+  const blocks::Builder b{m, ctx, graph, cache, in};
+  Tensor* alibi = alibi_bias(m, ctx, cache.n_past + in.n);  // shared by the layers
   Tensor* x = get_rows(ctx, w.tok_embd, in.tokens);
-  for (size_t l = 0; l < w.layers.size(); ++l) {
-    const FalconLayer& L = w.layers[l];
-    Tensor* attn_in = blocks::apply(ctx, L.attn_norm, x, w.eps);
-    Tensor *q, *k, *v;
-    blocks::split_qkv(ctx, hp, blocks::apply(ctx, L.qkv, attn_in), n, &q, &k, &v);
-    if (!alibi) {
-      q = rope(ctx, q, in.positions, hp.rope);
-      k = rope(ctx, k, in.positions, hp.rope);
-    }
-    Tensor* attn = blocks::apply(
-        ctx, L.out, blocks::attention_with_bias(m, ctx, graph, cache, static_cast<int>(l), q, k, v, n, sm, alibi));
-    auto mlp = [&](Tensor* h) { return blocks::apply(ctx, L.down, gelu(ctx, blocks::apply(ctx, L.up, h), false)); };
-    if (blocks::present(L.ffn_norm)) {  // sequential (Falcon-RW)
-      x = add(ctx, x, attn);
-      x = add(ctx, x, mlp(blocks::apply(ctx, L.ffn_norm, x, w.eps)));
-    } else {
-      Tensor* mlp_in = blocks::present(L.attn_norm_2) ? blocks::apply(ctx, L.attn_norm_2, x, w.eps) : attn_in;
-      x = add(ctx, x, add(ctx, mlp(mlp_in), attn));
-    }
-  }
-  x = blocks::apply(ctx, w.output_norm, blocks::logits_rows(ctx, x, in), w.eps);
-  return mul_mat(ctx, w.output, x);
+  for (size_t l = 0; l < w.layers.size(); ++l) x = block(b, alibi, static_cast<int>(l), x);
+  x = b.norm(w.output_norm, blocks::logits_rows(ctx, x, in), w.eps);
+  return linear(m, ctx, graph, in, w.output, x);
+}
+
+Tensor* falcon_build_block(const Model& m, Context& ctx, Graph& graph, KvCache& cache, const BatchInputs& in, int layer,
+                           Tensor* x) {
+  blocks::check_block_args(m, in, layer, x);
+  return block(blocks::Builder{m, ctx, graph, cache, in}, alibi_bias(m, ctx, cache.n_past + in.n), layer, x);
 }
 
 }  // namespace
 
-extern const Architecture kArchFalcon = {"falcon", falcon_load, falcon_build};
+extern const Architecture kArchFalcon = {"falcon", falcon_load, falcon_build, falcon_build_block};
 
 }  // namespace qgml

@@ -1,7 +1,8 @@
 // GPT-2: learned absolute positions, pre-LN blocks with biases everywhere,
 // fused q/k/v (attn_qkv, [all q; all k; all v]), the tanh GELU ("gelu_new"),
 // and the head tied to the embedding unless output.weight is stored
-// (llama.cpp's converter stores a copy).
+// (llama.cpp's converter stores a copy). Linears in forward order (GPTQ's
+// true-sequential groups): attn_qkv, attn_output, ffn_up, ffn_down.
 #include <cmath>
 #include <memory>
 #include <vector>
@@ -22,6 +23,8 @@ struct Gpt2Weights {
   blocks::Norm output_norm;
   float eps;
 };
+
+const Gpt2Weights& weights(const Model& m) { return *static_cast<const Gpt2Weights*>(m.arch_state.get()); }
 
 void gpt2_load(Model& m) {
   read_common_hparams(m);
@@ -50,29 +53,41 @@ void gpt2_load(Model& m) {
   m.arch_state = w;
 }
 
-Tensor* gpt2_build(const Model& m, Context& ctx, Graph& graph, KvCache& cache, const BatchInputs& in) {
-  const HParams& hp = m.hparams();
-  const Gpt2Weights& w = *static_cast<const Gpt2Weights*>(m.arch_state.get());
-  const int64_t n = in.n;
+Tensor* block(const blocks::Builder& b, int l, Tensor* x) {
+  const HParams& hp = b.m.hparams();
+  const Gpt2Weights& w = weights(b.m);
+  const Gpt2Layer& L = w.layers[static_cast<size_t>(l)];
   SoftMaxParams sm;
   sm.scale = 1.0f / std::sqrt(static_cast<float>(hp.head_dim));
+  Tensor *q, *k, *v;
+  blocks::split_qkv(b.ctx, hp, b.linear(L.qkv, b.norm(L.attn_norm, x, w.eps)), b.in.n, &q, &k, &v);
+  x = add(b.ctx, x, b.linear(L.out, attention(b.m, b.ctx, b.graph, b.cache, l, q, k, v, b.in.n, sm)));
+  Tensor* h = gelu(b.ctx, b.linear(L.up, b.norm(L.ffn_norm, x, w.eps)), true);
+  return add(b.ctx, x, b.linear(L.down, h));
+}
 
-  Tensor* x = add(ctx, get_rows(ctx, w.tok_embd, in.tokens), blocks::learned_positions(m, ctx, w.pos_embd, cache, in));
-  for (size_t l = 0; l < w.layers.size(); ++l) {
-    const Gpt2Layer& L = w.layers[l];
-    Tensor *q, *k, *v;
-    blocks::split_qkv(ctx, hp, blocks::apply(ctx, L.qkv, blocks::apply(ctx, L.attn_norm, x, w.eps)), n, &q, &k, &v);
-    Tensor* attn = attention(m, ctx, graph, cache, static_cast<int>(l), q, k, v, n, sm);
-    x = add(ctx, x, blocks::apply(ctx, L.out, attn));
-    Tensor* h = gelu(ctx, blocks::apply(ctx, L.up, blocks::apply(ctx, L.ffn_norm, x, w.eps)), true);
-    x = add(ctx, x, blocks::apply(ctx, L.down, h));
-  }
-  x = blocks::apply(ctx, w.output_norm, blocks::logits_rows(ctx, x, in), w.eps);
-  return mul_mat(ctx, w.output, x);
+Tensor* gpt2_input(const Model& m, Context& ctx, const BatchInputs& in) {
+  const Gpt2Weights& w = weights(m);
+  return add(ctx, get_rows(ctx, w.tok_embd, in.tokens), blocks::learned_positions(m, ctx, w.pos_embd, in));
+}
+
+Tensor* gpt2_build(const Model& m, Context& ctx, Graph& graph, KvCache& cache, const BatchInputs& in) {
+  const Gpt2Weights& w = weights(m);
+  const blocks::Builder b{m, ctx, graph, cache, in};
+  Tensor* x = gpt2_input(m, ctx, in);
+  for (size_t l = 0; l < w.layers.size(); ++l) x = block(b, static_cast<int>(l), x);
+  x = b.norm(w.output_norm, blocks::logits_rows(ctx, x, in), w.eps);
+  return linear(m, ctx, graph, in, w.output, x);
+}
+
+Tensor* gpt2_build_block(const Model& m, Context& ctx, Graph& graph, KvCache& cache, const BatchInputs& in, int layer,
+                         Tensor* x) {
+  blocks::check_block_args(m, in, layer, x);
+  return block(blocks::Builder{m, ctx, graph, cache, in}, layer, x);
 }
 
 }  // namespace
 
-extern const Architecture kArchGpt2 = {"gpt2", gpt2_load, gpt2_build};
+extern const Architecture kArchGpt2 = {"gpt2", gpt2_load, gpt2_build, gpt2_build_block, gpt2_input};
 
 }  // namespace qgml

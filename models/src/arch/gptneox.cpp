@@ -3,7 +3,8 @@
 // sequential form when false), fused q/k/v (attn_qkv, [all q; all k; all v]
 // as llama.cpp's converter reorders HF's per-head [q, k, v]), rotary on the
 // first rope.dimension_count dims of each head with NeoX pairing, exact GELU,
-// an untied head.
+// an untied head. Linears in forward order (GPTQ's true-sequential groups):
+// attn_qkv, attn_output, ffn_up, ffn_down.
 #include <cmath>
 #include <memory>
 #include <vector>
@@ -25,6 +26,8 @@ struct NeoxWeights {
   float eps;
   bool parallel;
 };
+
+const NeoxWeights& weights(const Model& m) { return *static_cast<const NeoxWeights*>(m.arch_state.get()); }
 
 void gptneox_load(Model& m) {
   read_common_hparams(m);
@@ -53,37 +56,41 @@ void gptneox_load(Model& m) {
   m.arch_state = w;
 }
 
-Tensor* gptneox_build(const Model& m, Context& ctx, Graph& graph, KvCache& cache, const BatchInputs& in) {
-  const HParams& hp = m.hparams();
-  const NeoxWeights& w = *static_cast<const NeoxWeights*>(m.arch_state.get());
-  const int64_t n = in.n;
+Tensor* block(const blocks::Builder& b, int l, Tensor* x) {
+  const HParams& hp = b.m.hparams();
+  const NeoxWeights& w = weights(b.m);
+  const NeoxLayer& L = w.layers[static_cast<size_t>(l)];
+  Context& ctx = b.ctx;
   SoftMaxParams sm;
   sm.scale = 1.0f / std::sqrt(static_cast<float>(hp.head_dim));
+  Tensor *q, *k, *v;
+  blocks::split_qkv(ctx, hp, b.linear(L.qkv, b.norm(L.attn_norm, x, w.eps)), b.in.n, &q, &k, &v);
+  q = rope(ctx, q, b.in.positions, hp.rope);
+  k = rope(ctx, k, b.in.positions, hp.rope);
+  Tensor* attn = b.linear(L.out, attention(b.m, ctx, b.graph, b.cache, l, q, k, v, b.in.n, sm));
+  auto mlp = [&](Tensor* h) { return b.linear(L.down, gelu(ctx, b.linear(L.up, b.norm(L.ffn_norm, h, w.eps)), false)); };
+  if (w.parallel) return add(ctx, add(ctx, x, attn), mlp(x));
+  x = add(ctx, x, attn);
+  return add(ctx, x, mlp(x));
+}
 
+Tensor* gptneox_build(const Model& m, Context& ctx, Graph& graph, KvCache& cache, const BatchInputs& in) {
+  const NeoxWeights& w = weights(m);
+  const blocks::Builder b{m, ctx, graph, cache, in};
   Tensor* x = get_rows(ctx, w.tok_embd, in.tokens);
-  for (size_t l = 0; l < w.layers.size(); ++l) {
-    const NeoxLayer& L = w.layers[l];
-    Tensor *q, *k, *v;
-    blocks::split_qkv(ctx, hp, blocks::apply(ctx, L.qkv, blocks::apply(ctx, L.attn_norm, x, w.eps)), n, &q, &k, &v);
-    q = rope(ctx, q, in.positions, hp.rope);
-    k = rope(ctx, k, in.positions, hp.rope);
-    Tensor* attn = blocks::apply(ctx, L.out, attention(m, ctx, graph, cache, static_cast<int>(l), q, k, v, n, sm));
-    auto mlp = [&](Tensor* h) {
-      return blocks::apply(ctx, L.down, gelu(ctx, blocks::apply(ctx, L.up, blocks::apply(ctx, L.ffn_norm, h, w.eps)), false));
-    };
-    if (w.parallel) {
-      x = add(ctx, add(ctx, x, attn), mlp(x));
-    } else {
-      x = add(ctx, x, attn);
-      x = add(ctx, x, mlp(x));
-    }
-  }
-  x = blocks::apply(ctx, w.output_norm, blocks::logits_rows(ctx, x, in), w.eps);
-  return mul_mat(ctx, w.output, x);
+  for (size_t l = 0; l < w.layers.size(); ++l) x = block(b, static_cast<int>(l), x);
+  x = b.norm(w.output_norm, blocks::logits_rows(ctx, x, in), w.eps);
+  return linear(m, ctx, graph, in, w.output, x);
+}
+
+Tensor* gptneox_build_block(const Model& m, Context& ctx, Graph& graph, KvCache& cache, const BatchInputs& in,
+                            int layer, Tensor* x) {
+  blocks::check_block_args(m, in, layer, x);
+  return block(blocks::Builder{m, ctx, graph, cache, in}, layer, x);
 }
 
 }  // namespace
 
-extern const Architecture kArchGptNeox = {"gptneox", gptneox_load, gptneox_build};
+extern const Architecture kArchGptNeox = {"gptneox", gptneox_load, gptneox_build, gptneox_build_block};
 
 }  // namespace qgml

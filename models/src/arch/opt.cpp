@@ -3,6 +3,8 @@
 // (opt.layer_norm_before, most sizes) or after it (opt-350m, which also has no
 // final norm), optional projections between a narrower word embedding and the
 // blocks (token_embd_proj in, output_proj out), head tied to the embedding.
+// Linears in forward order (GPTQ's true-sequential groups): attn_q/k/v
+// (one input), attn_output, ffn_up (fc1), ffn_down (fc2).
 #include <cmath>
 #include <memory>
 #include <vector>
@@ -62,38 +64,55 @@ void opt_load(Model& m) {
   m.arch_state = w;
 }
 
-Tensor* opt_build(const Model& m, Context& ctx, Graph& graph, KvCache& cache, const BatchInputs& in) {
-  const HParams& hp = m.hparams();
-  const OptWeights& w = *static_cast<const OptWeights*>(m.arch_state.get());
-  const int64_t n = in.n, hd = hp.head_dim;
+const OptWeights& weights(const Model& m) { return *static_cast<const OptWeights*>(m.arch_state.get()); }
+
+Tensor* block(const blocks::Builder& b, int l, Tensor* x) {
+  const HParams& hp = b.m.hparams();
+  const OptWeights& w = weights(b.m);
+  const OptLayer& L = w.layers[static_cast<size_t>(l)];
+  Context& ctx = b.ctx;
+  const int64_t n = b.in.n, hd = hp.head_dim;
+  const bool pre = w.norm_before;
   SoftMaxParams sm;
   sm.scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  const bool pre = w.norm_before;
-  auto norm = [&](const blocks::Norm& nm, Tensor* t) { return blocks::apply(ctx, nm, t, w.eps); };
+  Tensor* h = pre ? b.norm(L.attn_norm, x, w.eps) : x;
+  Tensor* q = reshape_3d(ctx, b.linear(L.q, h), hd, hp.n_head, n);
+  Tensor* k = reshape_3d(ctx, b.linear(L.k, h), hd, hp.n_head, n);
+  Tensor* v = reshape_3d(ctx, b.linear(L.v, h), hd, hp.n_head, n);
+  x = add(ctx, x, b.linear(L.out, attention(b.m, ctx, b.graph, b.cache, l, q, k, v, n, sm)));
+  if (!pre) x = b.norm(L.attn_norm, x, w.eps);
+  h = pre ? b.norm(L.ffn_norm, x, w.eps) : x;
+  x = add(ctx, x, b.linear(L.down, relu(ctx, b.linear(L.up, h))));
+  return pre ? x : b.norm(L.ffn_norm, x, w.eps);
+}
 
+// Word embeddings (projected up to the block width when narrower) plus positions.
+Tensor* opt_input(const Model& m, Context& ctx, const BatchInputs& in) {
+  const OptWeights& w = weights(m);
   Tensor* x = get_rows(ctx, w.tok_embd, in.tokens);
   if (w.proj_in) x = mul_mat(ctx, w.proj_in, x);
-  x = add(ctx, x, blocks::learned_positions(m, ctx, w.pos_embd, cache, in));
-  for (size_t l = 0; l < w.layers.size(); ++l) {
-    const OptLayer& L = w.layers[l];
-    Tensor* h = pre ? norm(L.attn_norm, x) : x;
-    Tensor* q = reshape_3d(ctx, blocks::apply(ctx, L.q, h), hd, hp.n_head, n);
-    Tensor* k = reshape_3d(ctx, blocks::apply(ctx, L.k, h), hd, hp.n_head, n);
-    Tensor* v = reshape_3d(ctx, blocks::apply(ctx, L.v, h), hd, hp.n_head, n);
-    x = add(ctx, x, blocks::apply(ctx, L.out, attention(m, ctx, graph, cache, static_cast<int>(l), q, k, v, n, sm)));
-    if (!pre) x = norm(L.attn_norm, x);
-    h = pre ? norm(L.ffn_norm, x) : x;
-    x = add(ctx, x, blocks::apply(ctx, L.down, relu(ctx, blocks::apply(ctx, L.up, h))));
-    if (!pre) x = norm(L.ffn_norm, x);
-  }
+  return add(ctx, x, blocks::learned_positions(m, ctx, w.pos_embd, in));
+}
+
+Tensor* opt_build(const Model& m, Context& ctx, Graph& graph, KvCache& cache, const BatchInputs& in) {
+  const OptWeights& w = weights(m);
+  const blocks::Builder b{m, ctx, graph, cache, in};
+  Tensor* x = opt_input(m, ctx, in);
+  for (size_t l = 0; l < w.layers.size(); ++l) x = block(b, static_cast<int>(l), x);
   x = blocks::logits_rows(ctx, x, in);
-  if (blocks::present(w.output_norm)) x = norm(w.output_norm, x);
+  if (blocks::present(w.output_norm)) x = b.norm(w.output_norm, x, w.eps);
   if (w.proj_out) x = mul_mat(ctx, w.proj_out, x);
-  return mul_mat(ctx, w.output, x);
+  return linear(m, ctx, graph, in, w.output, x);
+}
+
+Tensor* opt_build_block(const Model& m, Context& ctx, Graph& graph, KvCache& cache, const BatchInputs& in, int layer,
+                        Tensor* x) {
+  blocks::check_block_args(m, in, layer, x);
+  return block(blocks::Builder{m, ctx, graph, cache, in}, layer, x);
 }
 
 }  // namespace
 
-extern const Architecture kArchOpt = {"opt", opt_load, opt_build};
+extern const Architecture kArchOpt = {"opt", opt_load, opt_build, opt_build_block, opt_input};
 
 }  // namespace qgml
