@@ -47,6 +47,12 @@ std::string human_bytes(double b) {
   return buf;
 }
 
+double cpu_seconds() {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + 1e-6 * static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
 double peak_rss_bytes() {
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
@@ -123,7 +129,8 @@ int cmd_quantize(const std::vector<std::string>& argv) {
     std::fprintf(stderr, " (calibration %.2f s: forward %.2f s, Hessians %.2f s at %.1f GFLOPS, GPTQ %.2f s%s)", rep.calib_seconds,
                  rep.forward_seconds, rep.hessian_seconds, rep.hessian_gflops, rep.gptq_seconds,
                  rep.activations_cached ? "" : ", activations recomputed: over --cache-mb");
-  std::fprintf(stderr, "\n  peak memory: %s\n", human_bytes(peak_rss_bytes()).c_str());
+  // CPU time tells the work apart from waiting on a loaded machine.
+  std::fprintf(stderr, "\n  cpu time: %.2f s (whole process so far)\n  peak memory: %s\n", cpu_seconds(), human_bytes(peak_rss_bytes()).c_str());
   if (!eval.empty()) {
     PerplexityParams pp;
     pp.n_ctx = eval_ctx;
