@@ -3,6 +3,7 @@
 // and the packers reproduce checkpoint integers exactly.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <set>
@@ -129,7 +130,24 @@ TEST(QuantTypes, TraitsMatchTheLayouts) {
 }
 
 TEST(QuantTypes, Nf4IntegerTableIsTheRoundedCodes) {
-  for (int i = 0; i < 16; ++i) EXPECT_EQ(kNF4Int8[i], static_cast<int>(std::lround(127.0 * kNF4[i]))) << i;
+  const double unit = 127.0 * 16384.0;
+  EXPECT_EQ(static_cast<double>(kNF4IntUnit), static_cast<double>(1.0f / static_cast<float>(unit)));
+  for (int i = 0; i < 16; ++i) {
+    EXPECT_EQ(kNF4Int[i], std::lround(unit * kNF4[i])) << i;
+    // What the kernels' error bound (gguf-spec.md Q.5) rests on: every code
+    // within half a unit (2^-15/127 of absmax) and 1.24e-6 of its own value.
+    EXPECT_LE(std::fabs(kNF4Int[i] - unit * kNF4[i]), 0.5) << i;
+    EXPECT_LE(std::fabs(kNF4Int[i] - unit * kNF4[i]), 1.24e-6 * std::fabs(unit * kNF4[i])) << i;
+    // The SIMD kernels' digits: in int8 range, sharing the code's sign, hi
+    // non-zero for a non-zero code (it carries the sign), recomposing kNF4Int.
+    const int hi = kNF4Digits.hi[i], mid = kNF4Digits.mid[i], lo = kNF4Digits.lo[i];
+    EXPECT_EQ(hi * 16384 + mid * 128 + lo, kNF4Int[i]) << i;
+    for (int d : {hi, mid, lo}) {
+      EXPECT_LE(std::abs(d), 127) << i;
+      EXPECT_GE(d * kNF4Int[i], 0) << i;
+    }
+    EXPECT_EQ(hi != 0, kNF4Int[i] != 0) << i;
+  }
   for (int i = 0; i < 15; ++i) EXPECT_LT(kNF4[i], kNF4[i + 1]);
   EXPECT_EQ(kNF4[7], 0.0f);
 }

@@ -24,8 +24,34 @@ const float kNF4[16] = {-1.0f,
                         0.5626170039176941f,
                         0.7229568362236023f,
                         1.0f};
-// round(127 · kNF4[i]); test_quant_types checks this against kNF4.
-const int8_t kNF4Int8[16] = {-127, -88, -67, -50, -36, -23, -12, 0, 10, 20, 31, 43, 56, 71, 92, 127};
+// round(127·2^14 · kNF4[i]); test_quant_types checks this against kNF4.
+// constexpr (the header's extern declaration keeps it external) so that the
+// digit table below is computed from it at compile time.
+constexpr int32_t kNF4Int[16] = {-2080768, -1448616, -1092555, -821732, -591857, -384471, -189454, 0,
+                                 165588,   334858,   512103,   703123,  917015,  1170675, 1504305, 2080768};
+
+namespace {
+
+// Digit `shift/7` of |w| in base 128, with w's sign.
+constexpr int8_t signed_digit(int32_t w, int shift) {
+  const int32_t m = ((w < 0 ? -w : w) >> shift) & 127;
+  return static_cast<int8_t>(w < 0 ? -m : m);
+}
+
+constexpr NF4Digits make_digits() {
+  NF4Digits t{};
+  for (int i = 0; i < 16; ++i) {
+    t.hi[i] = signed_digit(kNF4Int[i], 14);
+    t.mid[i] = signed_digit(kNF4Int[i], 7);
+    t.lo[i] = signed_digit(kNF4Int[i], 0);
+  }
+  return t;
+}
+
+}  // namespace
+
+// test_quant_types checks that the digits recompose kNF4Int.
+constexpr NF4Digits kNF4Digits = make_digits();
 
 namespace {
 

@@ -1,10 +1,18 @@
 // AVX2 kernels for NF4 / NF4_DQ and Q4_1 (against Q8_A activations) and for
 // llama.cpp's Q4_0 / Q8_0 (against Q8_0 activations).
 //
-// NF4 codes become int8 code values with one pshufb (the 16-entry table is
-// exactly one shuffle register); maddubs needs an unsigned operand, so the
-// code's sign moves onto the activation (|w| · sign(a, w)), and each 32
-// is widened at once since 2·127·127 leaves no int16 headroom.
+// NF4 multiplies with the 21-bit integer codes kNF4Int (quants.h) as three
+// base-128 digits, each one pshufb of a 16-entry table: Σ w·a = 2^14·Σ hi·a
+// + 2^7·Σ mid·a + Σ lo·a, each sum by maddubs. maddubs needs an unsigned
+// operand, so the code's sign (that of its hi digit) moves onto the
+// activation: |digit| · sign(a, hi). Each maddubs is widened at once (madd
+// by the digit's weight 2^14 / 2^7 / 1), since 2·127·127 leaves no int16
+// headroom. One int32 lane then sums 8 elements: Σ|w·a| ≤ 8·127·2^14·127 <
+// 2^31, and every partial sum is part of it (the digits share the sign).
+// Three digits, not two: a 14-bit table (e.g. round(2^14·code) with
+// madd_epi16) leaves small codes up to 1.6e-4 off, which fails mul_mat's
+// float-accumulation tolerance on short rows; a float codebook (permutevar
+// lookups + FMA) needs about half again as many instructions as this.
 #include "../../quants.h"
 #include "../gemm_tiles.h"
 #include "../kernels.h"
@@ -15,30 +23,43 @@ namespace {
 
 using namespace avx2;
 
-inline __m256i nf4_table() {
-  return _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kNF4Int8)));
-}
+// The digit tables in both 128-bit lanes; mid and lo as magnitudes (the sign
+// comes from hi, see above).
+struct Nf4Tables {
+  __m256i hi, mid, lo;
+  Nf4Tables()
+      : hi(bcast16(reinterpret_cast<const uint8_t*>(kNF4Digits.hi))),
+        mid(_mm256_abs_epi8(bcast16(reinterpret_cast<const uint8_t*>(kNF4Digits.mid)))),
+        lo(_mm256_abs_epi8(bcast16(reinterpret_cast<const uint8_t*>(kNF4Digits.lo)))) {}
+};
 
-// Σ kNF4Int8[code]·a over one 64-element sub-block, in 8 int32 lanes, for NA activation rows.
+// Σ kNF4Int[code]·a over one 64-element sub-block, in 8 int32 lanes, for NA activation rows.
 template <int NA>
-inline void nf4_sub(const uint8_t* qs, const int8_t* const* qa, int off, __m256i tbl, __m256i* i32) {
-  const __m256i ones = _mm256_set1_epi16(1);
+inline void nf4_sub(const uint8_t* qs, const int8_t* const* qa, int off, const Nf4Tables& t, __m256i* i32) {
+  const __m256i w14 = _mm256_set1_epi16(1 << 14), w7 = _mm256_set1_epi16(1 << 7), ones = _mm256_set1_epi16(1);
   const __m256i m4 = _mm256_set1_epi8(0x0f);
   const __m256i v = load(qs);
-  const __m256i w0 = _mm256_shuffle_epi8(tbl, _mm256_and_si256(v, m4));
-  const __m256i w1 = _mm256_shuffle_epi8(tbl, _mm256_and_si256(_mm256_srli_epi16(v, 4), m4));
-  const __m256i a0 = _mm256_sign_epi8(w0, w0), a1 = _mm256_sign_epi8(w1, w1);
-  for (int j = 0; j < NA; ++j) {
-    const __m256i p0 = _mm256_maddubs_epi16(a0, _mm256_sign_epi8(load(qa[j] + off), w0));
-    const __m256i p1 = _mm256_maddubs_epi16(a1, _mm256_sign_epi8(load(qa[j] + off + 32), w1));
-    i32[j] = _mm256_add_epi32(_mm256_madd_epi16(p0, ones), _mm256_madd_epi16(p1, ones));
+  for (int j = 0; j < NA; ++j) i32[j] = _mm256_setzero_si256();
+  for (int h = 0; h < 2; ++h) {  // elements 0..31 (low nibbles), then 32..63 (high nibbles)
+    const __m256i idx = _mm256_and_si256(h == 0 ? v : _mm256_srli_epi16(v, 4), m4);
+    const __m256i hs = _mm256_shuffle_epi8(t.hi, idx);
+    const __m256i uh = _mm256_abs_epi8(hs);
+    const __m256i um = _mm256_shuffle_epi8(t.mid, idx);
+    const __m256i ul = _mm256_shuffle_epi8(t.lo, idx);
+    for (int j = 0; j < NA; ++j) {
+      const __m256i sa = _mm256_sign_epi8(load(qa[j] + off + 32 * h), hs);
+      const __m256i ph = _mm256_madd_epi16(_mm256_maddubs_epi16(uh, sa), w14);
+      const __m256i pm = _mm256_madd_epi16(_mm256_maddubs_epi16(um, sa), w7);
+      const __m256i pl = _mm256_madd_epi16(_mm256_maddubs_epi16(ul, sa), ones);
+      i32[j] = _mm256_add_epi32(i32[j], _mm256_add_epi32(ph, _mm256_add_epi32(pm, pl)));
+    }
   }
 }
 
 struct Nf4Kernel {
   template <int R, int NA>
   static void tile(int64_t k, const uint8_t* w, size_t ws, const uint8_t* const* act, float* out, int64_t ldo) {
-    const __m256i tbl = nf4_table();
+    const Nf4Tables tbl;
     __m256 acc[R][NA];
     for (int r = 0; r < R; ++r)
       for (int j = 0; j < NA; ++j) acc[r][j] = _mm256_setzero_ps();
@@ -48,7 +69,7 @@ struct Nf4Kernel {
       for (int j = 0; j < NA; ++j) {
         const BlockQ8A* A = reinterpret_cast<const BlockQ8A*>(act[j]) + e0 / kQK8_A;
         qa[j] = A->qs;
-        da[j] = A->d * (1.0f / 127.0f);
+        da[j] = A->d * kNF4IntUnit;
       }
       const int off = static_cast<int>(e0 % kQK8_A);
       for (int r = 0; r < R; ++r) {
@@ -69,7 +90,7 @@ struct Nf4Kernel {
 struct Nf4DqKernel {
   template <int R, int NA>
   static void tile(int64_t k, const uint8_t* w, size_t ws, const uint8_t* const* act, float* out, int64_t ldo) {
-    const __m256i tbl = nf4_table();
+    const Nf4Tables tbl;
     __m256 acc[R][NA];
     for (int r = 0; r < R; ++r)
       for (int j = 0; j < NA; ++j) acc[r][j] = _mm256_setzero_ps();
@@ -79,7 +100,7 @@ struct Nf4DqKernel {
       for (int j = 0; j < NA; ++j) {
         const BlockQ8A* A = reinterpret_cast<const BlockQ8A*>(act[j]) + e0 / kQK8_A;
         qa[j] = A->qs;
-        da[j] = A->d * (1.0f / 127.0f);
+        da[j] = A->d * kNF4IntUnit;
       }
       for (int r = 0; r < R; ++r) {
         const BlockNF4DQ* x = reinterpret_cast<const BlockNF4DQ*>(w + r * ws) + e0 / kQKNF4DQ;

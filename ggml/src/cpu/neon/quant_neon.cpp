@@ -120,25 +120,39 @@ struct GptqKernel {
   }
 };
 
-// Σ kNF4Int8[code]·a over a 64-element sub-block.
+// The NF4 digit tables (quants.h): signed digits, so plain signed products.
+struct Nf4Tables {
+  int8x16_t hi, mid, lo;
+  Nf4Tables() : hi(vld1q_s8(kNF4Digits.hi)), mid(vld1q_s8(kNF4Digits.mid)), lo(vld1q_s8(kNF4Digits.lo)) {}
+};
+
+// Σ kNF4Int[code]·a over a 64-element sub-block, by the three base-128
+// digits: kNF4Int = hi·2^14 + mid·2^7 + lo. A lane sums 16 elements, which
+// would overflow int32 once the digits are combined (16·2^21·127 > 2^31), so
+// each digit's sum (≤ 16·127·127, exact in float) is converted alone and the
+// three are combined in float, exactly but for the last two roundings.
 template <bool kDot>
-inline int32x4_t nf4_sub(const uint8_t* qs, const int8_t* qa, int8x16_t tbl) {
-  int32x4_t is = vdupq_n_s32(0);
+inline float32x4_t nf4_sub(const uint8_t* qs, const int8_t* qa, const Nf4Tables& t) {
+  int32x4_t ih = vdupq_n_s32(0), im = vdupq_n_s32(0), il = vdupq_n_s32(0);
   for (int h = 0; h < 2; ++h) {
     const uint8x16_t v = vld1q_u8(qs + 16 * h);
-    const int8x16_t lo = vqtbl1q_s8(tbl, vandq_u8(v, vdupq_n_u8(0x0f)));
-    const int8x16_t hi = vqtbl1q_s8(tbl, vshrq_n_u8(v, 4));
-    is = dot16<kDot>(is, lo, vld1q_s8(qa + 16 * h));
-    is = dot16<kDot>(is, hi, vld1q_s8(qa + 32 + 16 * h));
+    for (int n = 0; n < 2; ++n) {  // low nibbles: elements 16h.., high nibbles: 32+16h..
+      const uint8x16_t idx = n == 0 ? vandq_u8(v, vdupq_n_u8(0x0f)) : vshrq_n_u8(v, 4);
+      const int8x16_t a = vld1q_s8(qa + 32 * n + 16 * h);
+      ih = dot16<kDot>(ih, vqtbl1q_s8(t.hi, idx), a);
+      im = dot16<kDot>(im, vqtbl1q_s8(t.mid, idx), a);
+      il = dot16<kDot>(il, vqtbl1q_s8(t.lo, idx), a);
+    }
   }
-  return is;
+  const float32x4_t ml = vfmaq_n_f32(vcvtq_f32_s32(il), vcvtq_f32_s32(im), 128.0f);
+  return vfmaq_n_f32(ml, vcvtq_f32_s32(ih), 16384.0f);
 }
 
 template <bool kDot, bool kDq>
 struct Nf4Kernel {
   template <int R, int NA>
   static void tile(int64_t k, const uint8_t* w, size_t ws, const uint8_t* const* act, float* out, int64_t ldo) {
-    const int8x16_t tbl = vld1q_s8(kNF4Int8);
+    const Nf4Tables tbl;
     constexpr int kQK = kDq ? kQKNF4DQ : kQKNF4;
     constexpr size_t kBytes = kDq ? sizeof(BlockNF4DQ) : sizeof(BlockNF4);
     float32x4_t acc[R][NA];
@@ -150,7 +164,7 @@ struct Nf4Kernel {
       for (int j = 0; j < NA; ++j) {
         const BlockQ8A* A = reinterpret_cast<const BlockQ8A*>(act[j]) + e0 / kQK8_A;
         qa[j] = A->qs + e0 % kQK8_A;
-        da[j] = A->d * (1.0f / 127.0f);
+        da[j] = A->d * kNF4IntUnit;
       }
       for (int r = 0; r < R; ++r) {
         const uint8_t* x = w + r * ws + (e0 / kQK) * kBytes;
@@ -161,14 +175,13 @@ struct Nf4Kernel {
           for (int s = 0; s < 4; ++s) {
             const float ds = d * static_cast<float>(b->sc[s]);
             for (int j = 0; j < NA; ++j)
-              acc[r][j] = vfmaq_n_f32(acc[r][j], vcvtq_f32_s32(nf4_sub<kDot>(b->qs + 32 * s, qa[j] + 64 * s, tbl)),
-                                      ds * da[j]);
+              acc[r][j] = vfmaq_n_f32(acc[r][j], nf4_sub<kDot>(b->qs + 32 * s, qa[j] + 64 * s, tbl), ds * da[j]);
           }
         } else {
           const BlockNF4* b = reinterpret_cast<const BlockNF4*>(x);
           const float d = f16(x);
           for (int j = 0; j < NA; ++j)
-            acc[r][j] = vfmaq_n_f32(acc[r][j], vcvtq_f32_s32(nf4_sub<kDot>(b->qs, qa[j], tbl)), d * da[j]);
+            acc[r][j] = vfmaq_n_f32(acc[r][j], nf4_sub<kDot>(b->qs, qa[j], tbl), d * da[j]);
         }
       }
     }
