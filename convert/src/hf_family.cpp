@@ -257,7 +257,7 @@ std::unique_ptr<SourceModel> open_family(const std::string& dir, const json::Val
   for (const auto& [name, loc] : where) {
     if (claimed.count(name)) continue;
     const bool ignored = std::any_of(plan.ignored_suffixes.begin(), plan.ignored_suffixes.end(),
-                                     [&](const std::string& s) { return ends_with(name, s); });
+                                     [&n = name](const std::string& s) { return ends_with(n, s); });
     if (!ignored)
       fail("%s: tensor '%s' is not part of a %s model this converter knows", loc.file->path().c_str(), name.c_str(),
            fam->hf_class);
