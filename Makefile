@@ -18,7 +18,6 @@ configure:
 build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
-# The main job: generate a story from the model shipped in the repository.
 # The whole mission: quantize the shipped model with GPTQ (4-bit, groups of
 # 32: its rows are 64 and 172 wide), calibrated on the shipped TinyStories
 # text, then generate from the quantized file.
