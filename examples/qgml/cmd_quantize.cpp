@@ -64,9 +64,19 @@ int cmd_quantize(const std::vector<std::string>& argv) {
                   {{"-m", "--model"}, {"-o", "--outfile"}, {"--method"}, {"--bits"}, {"--group"}, {"--damp"}, {"--block"},
                    {"--calib"}, {"--calib-samples"}, {"--calib-ctx"}, {"--seed"}, {"--keep"}, {"--embd-type"}, {"--eval"},
                    {"--eval-ctx"}, {"--vocab"}, {"-t", "--threads"}, {"--cache-mb"}},
-                  {{"-h", "--help"}, {"--sym"}, {"--act-order"}, {"--no-act-order"}, {"--static-groups"}, {"--calib-bos"}});
+                  {{"-h", "--help"}, {"--sym"}, {"--act-order"}, {"--no-act-order"}, {"--static-groups"}, {"--calib-bos"}, {"--bench-linalg"}});
   if (args.has("-h")) {
     std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (args.has("--bench-linalg")) {
+    // Hessian accumulation at the shapes of a calibration window: t = 256 tokens, n = 256 and 768 inputs.
+    for (int64_t n : {256, 768, 2048}) {
+      const quantize::LinalgBench b = quantize::bench_linalg(n, 256, 1.0);
+      std::printf("kernel %s: FMA peak %.1f GFLOPS (wall) %.1f (cpu); X^T X n=%lld t=256: %.1f GFLOPS (wall) %.1f (cpu) = %.0f %% of peak (cpu)\n",
+                  b.kernel, b.peak_gflops_wall, b.peak_gflops_cpu, static_cast<long long>(n), b.syrk_gflops_wall,
+                  b.syrk_gflops_cpu, 100.0 * b.syrk_gflops_cpu / b.peak_gflops_cpu);
+    }
     return 0;
   }
   quantize::Params p;
@@ -126,8 +136,8 @@ int cmd_quantize(const std::vector<std::string>& argv) {
   std::fprintf(stderr, "  bits per weight: %.3f over the quantized linears, %.3f over all tensors\n", rep.bpw_quantized, rep.bpw_all);
   std::fprintf(stderr, "  time: %.2f s", rep.seconds);
   if (rep.calib_seconds > 0)
-    std::fprintf(stderr, " (calibration %.2f s: forward %.2f s, Hessians %.2f s at %.1f GFLOPS, GPTQ %.2f s%s)", rep.calib_seconds,
-                 rep.forward_seconds, rep.hessian_seconds, rep.hessian_gflops, rep.gptq_seconds,
+    std::fprintf(stderr, " (calibration %.2f s: forward %.2f s of which linears %.2f s, Hessians %.2f s at %.1f GFLOPS, GPTQ %.2f s%s)", rep.calib_seconds,
+                 rep.forward_seconds, rep.linear_seconds, rep.hessian_seconds, rep.hessian_gflops, rep.gptq_seconds,
                  rep.activations_cached ? "" : ", activations recomputed: over --cache-mb");
   // CPU time tells the work apart from waiting on a loaded machine.
   std::fprintf(stderr, "\n  cpu time: %.2f s (whole process so far)\n  peak memory: %s\n", cpu_seconds(), human_bytes(peak_rss_bytes()).c_str());

@@ -77,6 +77,7 @@ struct Report {
   double seconds = 0;             // whole run
   double calib_seconds = 0;       // block-by-block calibration + GPTQ
   double forward_seconds = 0, hessian_seconds = 0, gptq_seconds = 0;
+  double linear_seconds = 0;      // part of forward_seconds: linear products (gemm from captured inputs)
   double hessian_gflops = 0;      // achieved in the Hessian accumulation
   bool activations_cached = true;
   size_t file_bytes = 0;
@@ -88,6 +89,18 @@ struct Report {
 // other input is converted to a temporary F32 GGUF next to `scratch_dir` that
 // is unlinked as soon as it is mapped.
 std::unique_ptr<Model> load_float_model(const std::string& input, const std::string& vocab, const std::string& scratch_dir);
+
+// Throughput of the quantizer's linear algebra on the calling thread, for
+// benchmarks: the FMA units' peak (independent vector FMAs) and the Hessian
+// accumulation Xᵀ·X (upper triangle) for t rows of n columns, in GFLOPS by
+// wall clock and by the thread's CPU time (the latter is what a loaded machine
+// still lets one measure).
+struct LinalgBench {
+  const char* kernel;
+  double peak_gflops_wall, peak_gflops_cpu;
+  double syrk_gflops_wall, syrk_gflops_cpu;
+};
+LinalgBench bench_linalg(int64_t n, int64_t t, double seconds);
 
 // The checks quantize_model makes before any work (input readable, every
 // tensor's plan valid, calibration text given when needed), for callers that

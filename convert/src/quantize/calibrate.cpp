@@ -177,7 +177,6 @@ CalibrationStats calibrate(const Model& model, const std::vector<std::vector<int
         Tensor* x = ext.new_tensor_2d(Type::F32, E, T);
         x->data = &hidden[static_cast<size_t>(i * T * E)];
         Graph g;
-        std::vector<const std::vector<float>*> window_inputs;
         StageHook hook(lin, stage, use_cache ? &inputs[0] : nullptr, ext);
         Tensor* out = build_block(model, ctx, g, cache, positions, layer, x, &hook);
         if (final_stage) g.add_output(out);
@@ -186,6 +185,7 @@ CalibrationStats calibrate(const Model& model, const std::vector<std::vector<int
         for (const Tensor* node : g.nodes())
           for (const Tensor* s : node->src)
             if (s != nullptr) used.insert(s->view_src != nullptr ? s->view_src : s);
+        const auto tl = Clock::now();
         for (const StageHook::Pending& p : hook.pending) {
           if (used.count(p.leaf) == 0) continue;
           const std::vector<float>& in = inputs[static_cast<size_t>(p.lin->group)][static_cast<size_t>(i)];
@@ -194,6 +194,7 @@ CalibrationStats calibrate(const Model& model, const std::vector<std::vector<int
           linalg::gemm(T, rows, cols, 1.0f, linalg::row_major(in.data(), cols),
                        linalg::transposed(p.lin->quantized.data(), cols), static_cast<float*>(p.leaf->data), rows);
         }
+        st.linear_seconds += since(tl);
         cache.n_past = 0;
         g.compute(pool);
         st.forward_seconds += since(t0);

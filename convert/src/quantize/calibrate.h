@@ -48,6 +48,7 @@ struct CalibrationStats {
   double hessian_seconds = 0;  // accumulating X·Xᵀ
   double hessian_flops = 0;    // useful flops of the accumulation (upper triangle: t·n·(n+1))
   double forward_seconds = 0;  // graph glue + linear products
+  double linear_seconds = 0;   // of which: the linear products from cached inputs (linalg::gemm)
   double quantize_seconds = 0; // inside the callback
   bool cached = true;          // linear products from captured inputs (false: over the memory budget)
 };

@@ -63,7 +63,9 @@ void pack_b(View B, int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* dst) 
     for (int64_t k = 0; k < kc; ++k) {
       const float* src = B.p + (p0 + k) * B.rs + (j0 + jr) * B.cs;
       int64_t j = 0;
-      if (B.cs == 1) {
+      if (B.cs == 1 && n == kNR) {
+        for (; j < kNR; ++j) dst[j] = src[j];  // fixed length: vector moves, no call
+      } else if (B.cs == 1) {
         std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
         j = n;
       } else {
@@ -108,16 +110,21 @@ void gemm(int64_t M, int64_t N, int64_t K, float alpha, View A, View B, float* C
 }
 
 void syrk_upper(int64_t n, int64_t t, float alpha, const float* X, int64_t ldx, float* C, int64_t ldc, ThreadPool* pool) {
-  // Row block [i0, i0+mb) of C needs columns [i0, n): a gemm of Xᵀ's rows
-  // against X's columns. Blocks are dealt out dynamically since their cost
-  // falls linearly with i0.
-  constexpr int64_t kMB = 48;
-  const int64_t nblocks = (n + kMB - 1) / kMB;
+  // Column panel [j0, j0+nc) of the upper triangle is rows [0, j0+nc) times
+  // those columns: one gemm that packs the panel's B once and streams every
+  // row block of Xᵀ past it. Panels cost more the further right they are, so
+  // threads take them from the right.
+  constexpr int64_t kPanel = 256, kStrip = 48;
+  const int64_t npanels = (n + kPanel - 1) / kPanel;
   std::atomic<int64_t> next{0};
   auto work = [&](int, int) {
-    for (int64_t b; (b = next.fetch_add(1)) < nblocks;) {
-      const int64_t i0 = b * kMB, mb = std::min(kMB, n - i0);
-      gemm(mb, n - i0, t, alpha, transposed(X + i0, ldx), row_major(X + i0, ldx), C + i0 * ldc + i0, ldc);
+    for (int64_t b; (b = next.fetch_add(1)) < npanels;) {
+      const int64_t j0 = (npanels - 1 - b) * kPanel, nc = std::min(kPanel, n - j0);
+      gemm(j0, nc, t, alpha, transposed(X, ldx), row_major(X + j0, ldx), C + j0, ldc);
+      // The diagonal block in strips that stop at the diagonal: half its flops.
+      for (int64_t r = j0; r < j0 + nc; r += kStrip)
+        gemm(std::min(kStrip, j0 + nc - r), j0 + nc - r, t, alpha, transposed(X + r, ldx), row_major(X + r, ldx),
+             C + r * ldc + r, ldc);
     }
   };
   if (pool != nullptr && pool->size() > 1) {

@@ -168,6 +168,7 @@ Report quantize_model(const Params& p, const Model* float_model) {
     }, co);
     rep.calib_seconds = since(t_cal);
     rep.forward_seconds = cs.forward_seconds;
+    rep.linear_seconds = cs.linear_seconds;
     rep.hessian_seconds = cs.hessian_seconds;
     rep.gptq_seconds = cs.quantize_seconds;
     rep.hessian_gflops = cs.hessian_seconds > 0 ? cs.hessian_flops / cs.hessian_seconds * 1e-9 : 0;
