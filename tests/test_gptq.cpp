@@ -87,7 +87,11 @@ TEST(Linalg, GemmMatchesNaiveSums) {
     const Mat C0 = C;
     const linalg::View av = c.ta ? linalg::transposed(A.data(), c.M) : linalg::row_major(A.data(), c.K);
     const linalg::View bv = c.tb ? linalg::transposed(B.data(), c.K) : linalg::row_major(B.data(), c.N);
+    ThreadPool pool(2);
+    Mat C2 = C;
     linalg::gemm(c.M, c.N, c.K, -0.5f, av, bv, C.data(), c.N);
+    linalg::gemm(c.M, c.N, c.K, -0.5f, av, bv, C2.data(), c.N, &pool);
+    ASSERT_EQ(C, C2) << "threads split rows only: identical results";
     for (int64_t i = 0; i < c.M; ++i)
       for (int64_t j = 0; j < c.N; ++j) {
         double s = 0, mag = 0;

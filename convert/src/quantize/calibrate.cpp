@@ -192,7 +192,7 @@ CalibrationStats calibrate(const Model& model, const std::vector<std::vector<int
           const int64_t cols = p.lin->info.cols, rows = p.lin->info.rows;
           // leaf[t][r] = Σ_k in[t][k] · Ŵ[r][k]
           linalg::gemm(T, rows, cols, 1.0f, linalg::row_major(in.data(), cols),
-                       linalg::transposed(p.lin->quantized.data(), cols), static_cast<float*>(p.leaf->data), rows);
+                       linalg::transposed(p.lin->quantized.data(), cols), static_cast<float*>(p.leaf->data), rows, &pool);
         }
         st.linear_seconds += since(tl);
         cache.n_past = 0;

@@ -109,6 +109,18 @@ void gemm(int64_t M, int64_t N, int64_t K, float alpha, View A, View B, float* C
   }
 }
 
+void gemm(int64_t M, int64_t N, int64_t K, float alpha, View A, View B, float* C, int64_t ldc, ThreadPool* pool) {
+  if (pool == nullptr || pool->size() <= 1 || M < 2 * kMR) {
+    gemm(M, N, K, alpha, A, B, C, ldc);
+    return;
+  }
+  pool->run([&](int ith, int nth) {
+    const int64_t per = ((M + nth - 1) / nth + kMR - 1) / kMR * kMR;  // whole micro-tiles per thread
+    const int64_t m0 = std::min(M, per * ith), m1 = std::min(M, m0 + per);
+    if (m0 < m1) gemm(m1 - m0, N, K, alpha, View{A.p + m0 * A.rs, A.rs, A.cs}, B, C + m0 * ldc, ldc);
+  });
+}
+
 void syrk_upper(int64_t n, int64_t t, float alpha, const float* X, int64_t ldx, float* C, int64_t ldc, ThreadPool* pool) {
   // Column panel [j0, j0+nc) of the upper triangle is rows [0, j0+nc) times
   // those columns: one gemm that packs the panel's B once and streams every

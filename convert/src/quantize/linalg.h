@@ -23,6 +23,9 @@ inline View transposed(const float* p, int64_t ld) { return {p, 1, ld}; }
 // C[M×N] (row-major, leading dimension ldc) += alpha · A[M×K] · B[K×N], on the calling thread.
 void gemm(int64_t M, int64_t N, int64_t K, float alpha, View A, View B, float* C, int64_t ldc);
 
+// gemm with the rows of C split among the pool's threads (pool may be null).
+void gemm(int64_t M, int64_t N, int64_t K, float alpha, View A, View B, float* C, int64_t ldc, ThreadPool* pool);
+
 // The upper triangle (j ≥ i, and whole diagonal tiles) of C[n×n] += alpha · Xᵀ·X
 // for X [t×n] row-major (leading dimension ldx): the Gram matrix of t
 // activation rows. Column panels are shared among the pool's threads (pool
