@@ -303,6 +303,11 @@ TEST_P(ArchGoldenMore, BlockByBlockMatchesAndOrdersLinears) {
     cache->v.assign(static_cast<size_t>(hp.n_layer), nullptr);
     cache->k[static_cast<size_t>(l)] = cache->ctx.new_tensor_3d(Type::F32, hp.head_dim, hp.n_head_kv, T);
     cache->v[static_cast<size_t>(l)] = cache->ctx.new_tensor_3d(Type::F32, T, hp.head_dim, hp.n_head_kv);
+    {  // GPTQ first builds each block in a no-allocation context only to list its linears.
+      Context bare(false);
+      Graph g;
+      build_block(*model, bare, g, *cache, pos, l, bare.new_tensor_2d(Type::F32, hp.n_embd, T), nullptr);
+    }
     RecordingHook hook;
     x = run([&](Graph& g) { return build_block(*model, ctx, g, *cache, pos, l, x, &hook); });
     EXPECT_EQ(hook.groups, want_groups) << "layer " << l;

@@ -92,6 +92,7 @@ Tensor* alibi_bias(const Model& m, Context& ctx, int64_t total) {
   if (!(w.alibi_max_bias > 0)) return nullptr;
   Tensor* alibi = ctx.new_tensor_3d(Type::F32, total, 1, hp.n_head);
   float* a = static_cast<float*>(alibi->data);
+  if (a == nullptr) return alibi;  // a no-allocation context: the graph is built (to inspect it), never computed
   const std::vector<float> slopes = alibi_slopes(hp.n_head, w.alibi_max_bias);
   for (int64_t h = 0; h < hp.n_head; ++h)
     for (int64_t j = 0; j < total; ++j)
