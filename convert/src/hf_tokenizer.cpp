@@ -3,6 +3,7 @@
 //  * tokenizer.model (SentencePiece)          → model "llama", pre "default", scores
 //  * tokenizer.json, BPE with byte fallback   → model "llama", pre "default", scores
 //  * tokenizer.json, byte-level BPE           → model "gpt2", pre <recognised>, merges
+//  * vocab.json + merges.txt (OPT)            → model "gpt2", pre "gpt-2", merges
 // Special token ids come from tokenizer_config.json (token text looked up in
 // the vocabulary), then config.json's *_token_id, then the SentencePiece
 // trainer spec.

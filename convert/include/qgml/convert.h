@@ -12,9 +12,11 @@
 //  * llama2.c "v0" checkpoints (.bin) with a llama2.c tokenizer.bin;
 //  * Hugging Face directories (config.json + model.safetensors or sharded
 //    model-*.safetensors with model.safetensors.index.json) of LlamaForCausalLM,
-//    MistralForCausalLM or Qwen2ForCausalLM, F32/F16/BF16 weights, with
-//    tokenizer.json (byte-level BPE or SentencePiece-style BPE) or
-//    tokenizer.model (SentencePiece protobuf).
+//    MistralForCausalLM, Qwen2ForCausalLM, OPTForCausalLM, FalconForCausalLM,
+//    GPT2LMHeadModel or GPTNeoXForCausalLM (convert/src/hf_family.h), F32/F16/
+//    BF16 weights, with tokenizer.json (byte-level BPE or SentencePiece-style
+//    BPE), tokenizer.model (SentencePiece protobuf) or GPT-2's vocab.json +
+//    merges.txt.
 // Every problem with the input is a qgml::Error naming the file and the problem.
 #pragma once
 #include <cstdint>
