@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <memory>
 #include <string>
@@ -85,7 +86,13 @@ double get_float(const json::Value& cfg, const char* key, const std::string& pat
   const json::Value* v = cfg.get(key);
   if (!v) return def;
   if (!v->is_number()) fail("%s: '%s' must be a number", path.c_str(), key);
-  return v->as_double();
+  // Every float of config.json ends up as a float32 (GGUF keys, rope factors):
+  // beyond float's range the conversion would be undefined.
+  const double x = v->as_double();
+  if (!(std::fabs(x) <= std::numeric_limits<float>::max())) {
+    fail("%s: '%s' = %g is out of range for a 32-bit float", path.c_str(), key, x);
+  }
+  return x;
 }
 
 HParams read_hparams(const json::Value& cfg, const std::string& path) {
@@ -333,6 +340,10 @@ std::unique_ptr<SourceModel> open_hf(const std::string& dir, const std::string& 
     }
   }
 
+  // The vocabulary is padded to vocab_size: check first that the embedding of
+  // that many rows is really in the checkpoint, so a config alone cannot make
+  // the import build millions of padding tokens.
+  if (!by_gguf.count("token_embd.weight")) fail("%s: tensor for 'token_embd.weight' is missing from the checkpoint", dir.c_str());
   import_hf_tokenizer(dir, cfg, h.n_vocab, arch.gguf == "llama", vocab, *m);
 
   // Tensors, in llama.cpp's usual order; a missing one is an error.

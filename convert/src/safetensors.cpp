@@ -105,12 +105,15 @@ File::File(const std::string& path) : path_(path), map_(std::make_unique<MappedF
     }
     if (shape->items().size() > kMaxDims) fail("%s: tensor '%s': %zu dimensions (at most %zu)", path.c_str(), n,
                                                shape->items().size(), kMaxDims);
-    // Element count must stay below 2^62 bytes' worth, so nothing overflows.
+    // The byte size (elements x element size) must stay below 2^62, so
+    // nothing computed from it overflows. (Bounding only the element count let
+    // 2^62 F32 elements wrap to a byte size of 0.)
+    const uint64_t es = dtype_size(t.dtype);
     uint64_t count = 1;
     for (const json::Value& d : shape->items()) {
       if (!d.is_int() || d.as_int() < 0) fail("%s: tensor '%s': shape entries must be non-negative integers", path.c_str(), n);
       const uint64_t dim = static_cast<uint64_t>(d.as_int());
-      if (dim != 0 && count > (uint64_t{1} << 62) / dim) fail("%s: tensor '%s': shape too large", path.c_str(), n);
+      if (dim != 0 && count > (uint64_t{1} << 62) / es / dim) fail("%s: tensor '%s': shape too large", path.c_str(), n);
       count *= dim;
       t.shape.push_back(d.as_int());
     }
@@ -125,7 +128,7 @@ File::File(const std::string& path) : path_(path), map_(std::make_unique<MappedF
            static_cast<unsigned long long>(begin), static_cast<unsigned long long>(end),
            static_cast<unsigned long long>(data_size));
     }
-    const uint64_t expect = count * dtype_size(t.dtype);
+    const uint64_t expect = count * es;
     if (end - begin != expect) {
       fail("%s: tensor '%s': %llu bytes at data_offsets, but shape and dtype %s need %llu", path.c_str(), n,
            static_cast<unsigned long long>(end - begin), dtype_name(t.dtype), static_cast<unsigned long long>(expect));
@@ -159,6 +162,7 @@ void File::read_f32(const TensorView& t, int64_t first, int64_t count, float* ds
   QGML_ASSERT(first >= 0 && count >= 0 && first + count <= t.n_elements());
   const uint8_t* src = data(t) + static_cast<size_t>(first) * dtype_size(t.dtype);
   const size_t n = static_cast<size_t>(count);
+  if (n == 0) return;  // an empty tensor may have no data pointer (memcpy of null is undefined)
   // The mapping gives no alignment guarantee beyond the header's length, so
   // every element is read with memcpy.
   switch (t.dtype) {

@@ -1,6 +1,7 @@
 // Pieces shared by the decoder-only families: hyperparameters and attention
 // over the KV cache.
 #include <cmath>
+#include <limits>
 
 #include "arch.h"
 #include "qgml/error.h"
@@ -22,7 +23,11 @@ void read_common_hparams(Model& m) {
   hp.n_layer = positive("block_count");
   hp.n_head = positive("attention.head_count");
   hp.n_head_kv = f.find(a + "attention.head_count_kv") ? positive("attention.head_count_kv") : hp.n_head;
+  // A session's KV cache is sized from this; Session refuses more than 2^24 positions.
   hp.n_ctx_train = f.get_int(a + "context_length", 2048);
+  if (hp.n_ctx_train <= 0 || hp.n_ctx_train > (int64_t{1} << 24))
+    fail("%s: %scontext_length = %lld is out of range [1, 2^24]", f.path().c_str(), a.c_str(),
+         static_cast<long long>(hp.n_ctx_train));
   if (hp.n_head % hp.n_head_kv != 0)
     fail("%s: head_count %lld is not a multiple of head_count_kv %lld", f.path().c_str(),
          static_cast<long long>(hp.n_head), static_cast<long long>(hp.n_head_kv));
@@ -30,17 +35,26 @@ void read_common_hparams(Model& m) {
   if (hp.head_dim * hp.n_head != hp.n_embd && !f.find(a + "attention.key_length"))
     fail("%s: embedding_length %lld is not divisible by head_count %lld", f.path().c_str(),
          static_cast<long long>(hp.n_embd), static_cast<long long>(hp.n_head));
-  hp.norm_eps = static_cast<float>(f.get_float(a + "attention.layer_norm_rms_epsilon", 1e-5));
+  // Float keys may be F64 in the file: a finite double beyond float's range
+  // would make the narrowing conversion undefined, so it is refused.
+  auto positive_float = [&](const char* key, double def) {
+    const double v = f.get_float(a + key, def);
+    if (!(v > 0) || v > std::numeric_limits<float>::max())
+      fail("%s: %s%s = %g is out of range (must be positive and finite)", f.path().c_str(), a.c_str(), key, v);
+    return static_cast<float>(v);
+  };
+  hp.norm_eps = positive_float("attention.layer_norm_rms_epsilon", 1e-5);
   hp.rope.n_rot = static_cast<int32_t>(f.get_int(a + "rope.dimension_count", hp.head_dim));
-  hp.rope.freq_base = static_cast<float>(f.get_float(a + "rope.freq_base", 10000.0));
+  hp.rope.freq_base = positive_float("rope.freq_base", 10000.0);
   if (hp.rope.n_rot <= 0 || hp.rope.n_rot > hp.head_dim || hp.rope.n_rot % 2 != 0)
     fail("%s: rope.dimension_count %d is invalid for head size %lld", f.path().c_str(), hp.rope.n_rot,
          static_cast<long long>(hp.head_dim));
 
   const std::string scaling = f.get_string(a + "rope.scaling.type", "none");
   if (scaling == "linear") {
-    const double factor = f.get_float(a + "rope.scaling.factor", 1.0);
-    if (!(factor > 0)) fail("%s: rope.scaling.factor must be > 0", f.path().c_str());
+    const double factor = positive_float("rope.scaling.factor", 1.0);
+    if (1.0 / factor > std::numeric_limits<float>::max())
+      fail("%s: rope.scaling.factor %g is too small", f.path().c_str(), factor);
     hp.rope.freq_scale = static_cast<float>(1.0 / factor);
   } else if (scaling != "none" && scaling != "llama3" && !scaling.empty()) {
     fail("%s: rope scaling type '%s' is not supported", f.path().c_str(), scaling.c_str());

@@ -4,6 +4,7 @@
 #include "llama.h"
 
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include "qgml/error.h"
@@ -21,16 +22,22 @@ std::vector<float> llama3_freq_factors(const gguf::Reader& f, const std::string&
   if (!(factor > 0) || !(high > low) || !(n_orig > 0)) fail("%s: invalid llama3 rope scaling parameters", f.path().c_str());
   const double low_wavelen = n_orig / low, high_wavelen = n_orig / high;
   std::vector<float> out(static_cast<size_t>(hp.rope.n_rot / 2));
+  // Stored as float: a factor beyond float's range would be undefined to convert.
+  auto store = [&](size_t i, double v) {
+    if (!(std::fabs(v) <= std::numeric_limits<float>::max()))
+      fail("%s: invalid llama3 rope scaling parameters", f.path().c_str());
+    out[i] = static_cast<float>(v);
+  };
   for (size_t i = 0; i < out.size(); ++i) {
     const double freq = std::pow(static_cast<double>(hp.rope.freq_base), -2.0 * static_cast<double>(i) / hp.rope.n_rot);
     const double wavelen = 2.0 * M_PI / freq;
     if (wavelen < high_wavelen) {
       out[i] = 1.0f;
     } else if (wavelen > low_wavelen) {
-      out[i] = static_cast<float>(factor);
+      store(i, factor);
     } else {
       const double smooth = (n_orig / wavelen - low) / (high - low);
-      out[i] = static_cast<float>(1.0 / ((1.0 - smooth) / factor + smooth));
+      store(i, 1.0 / ((1.0 - smooth) / factor + smooth));
     }
   }
   return out;

@@ -1,4 +1,6 @@
 // Tokenizer::from_gguf: the tokenizer.ggml.* keys -> VocabSpec.
+#include <limits>
+
 #include "qgml/error.h"
 #include "qgml/gguf.h"
 #include "qgml/tokenizer.h"
@@ -23,6 +25,14 @@ int32_t optional_id(const gguf::Reader& f, const std::string& key) {
   return int32_t(id);
 }
 
+// Scores may be stored as F64: saturate what float cannot hold (narrowing a
+// finite double beyond float's range is undefined behaviour).
+float to_float(double d) {
+  if (d > std::numeric_limits<float>::max()) return std::numeric_limits<float>::infinity();
+  if (d < -std::numeric_limits<float>::max()) return -std::numeric_limits<float>::infinity();
+  return float(d);
+}
+
 int optional_flag(const gguf::Reader& f, const std::string& key) {
   if (!f.find(key)) return -1;
   return f.get_int(key) != 0 ? 1 : 0;
@@ -39,7 +49,7 @@ std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const gguf::Reader& f) {
     spec.tokens.push_back(t.str);
   if (f.find("tokenizer.ggml.scores"))
     for (const auto& s : array_of(f, "tokenizer.ggml.scores", gguf::ValueType::F32, true).items)
-      spec.scores.push_back(float(s.as_double()));
+      spec.scores.push_back(to_float(s.as_double()));
   if (f.find("tokenizer.ggml.token_type"))
     for (const auto& t : array_of(f, "tokenizer.ggml.token_type", gguf::ValueType::I32, true).items)
       spec.token_types.push_back(int32_t(t.as_int()));
