@@ -32,6 +32,7 @@
 #include "qgml/session.h"
 #include "qgml/tokenizer.h"
 #include "test_util.h"
+#include "tokenizer_types.h"
 
 using namespace qgml;
 using test::read_npy_f64;
@@ -362,6 +363,62 @@ TEST(ArchGoldenMoreTokenizer, OptVocabJsonAndMerges) {
   const std::vector<int32_t> ids = model->tokenizer().encode("Once upon a time", true);
   ASSERT_FALSE(ids.empty());
   EXPECT_EQ(ids[0], 2);
+}
+
+// OPT's tokenizer files are GPT-2's slow-tokenizer files: imported from the
+// real GPT-2 vocab.json + merges.txt, the vocabulary is llama.cpp's gpt-2 one,
+// token for token and merge for merge, and encodes llama.cpp's test strings
+// to its ids.
+TEST(ArchGoldenMoreTokenizer, Gpt2VocabJsonEqualsLlamaCpps) {
+  QGML_REQUIRE_SHARED(vocab, "data/tokenizers/gpt2-bpe/vocab.json");
+  QGML_REQUIRE_SHARED(merges, "data/tokenizers/gpt2-bpe/merges.txt");
+  QGML_REQUIRE_SHARED(ref, "data/vocab-gguf/ggml-vocab-gpt-2.gguf");
+  QGML_REQUIRE_SHARED(inp, "data/vocab-gguf/ggml-vocab-gpt-2.gguf.inp");
+  QGML_REQUIRE_SHARED(outp, "data/vocab-gguf/ggml-vocab-gpt-2.gguf.out");
+  test::TempDir tmp;
+  const std::string dir = tmp.file("gpt2-slow");
+  ASSERT_EQ(std::system(("mkdir -p '" + dir + "' && cp '" + vocab + "' '" + merges + "' '" + dir + "/'").c_str()), 0);
+  const json::Value cfg = json::parse(R"({"bos_token_id": 50256, "eos_token_id": 50256})", "config");
+  convert::SourceModel m;
+  convert::import_hf_tokenizer(dir, cfg, 50257, false, "", m);
+  const std::string out = tmp.file("vocab.gguf");
+  m.set("general.architecture", gguf::Value::string("gpt2"));
+  convert::write_gguf(m, out, Type::F32);
+
+  const gguf::Reader got(out), want(ref);
+  for (const char* key : {"tokenizer.ggml.tokens", "tokenizer.ggml.merges"}) {
+    const gguf::Value* g = got.find(key);
+    const gguf::Value* w = want.find(key);
+    ASSERT_TRUE(g && w) << key;
+    ASSERT_EQ(g->items.size(), w->items.size()) << key;
+    size_t diff = 0;
+    for (size_t i = 0; i < g->items.size(); ++i) diff += g->items[i].str != w->items[i].str;
+    EXPECT_EQ(diff, 0u) << key;
+  }
+  EXPECT_EQ(got.get_string("tokenizer.ggml.pre"), "gpt-2");
+  EXPECT_EQ(got.get_int("tokenizer.ggml.bos_token_id"), 50256);
+
+  const auto tok = Tokenizer::from_gguf(got);
+  const std::string all = read_file(inp), sep = "\n__ggml_vocab_test__\n";
+  std::vector<std::string> texts;
+  for (size_t p = 0, q; (q = all.find(sep, p)) != std::string::npos; p = q + sep.size()) texts.push_back(all.substr(p, q - p));
+  std::vector<std::vector<int32_t>> expected;
+  const std::string ids = read_file(outp);
+  for (size_t p = 0; p < ids.size();) {
+    size_t e = ids.find('\n', p);
+    if (e == std::string::npos) e = ids.size();
+    std::vector<int32_t> line;
+    for (size_t i = p; i < e;) {
+      while (i < e && ids[i] == ' ') ++i;
+      if (i >= e) break;
+      line.push_back(static_cast<int32_t>(std::stol(ids.substr(i))));
+      while (i < e && ids[i] != ' ') ++i;
+    }
+    expected.push_back(line);
+    p = e + 1;
+  }
+  ASSERT_EQ(texts.size(), expected.size());
+  for (size_t i = 0; i < texts.size(); ++i) EXPECT_EQ(tok->encode(texts[i], false), expected[i]) << "string " << i;
 }
 
 // What makes each variant special changes the logits far beyond the tolerance.
