@@ -388,8 +388,8 @@ TEST(ConvertSynthetic, RejectsBadDirectories) {
   s.dtype = "I32";
   expect(s, "dtype I32");
   s = Spec();
-  s.arch = "GPT2LMHeadModel";
-  expect(s, "'GPT2LMHeadModel'");
+  s.arch = "MambaForCausalLM";
+  expect(s, "'MambaForCausalLM'");
   s = Spec();
   s.heads = 3;
   expect(s, "multiple");
