@@ -29,7 +29,8 @@ bool needs_calibration(Method m);
 
 // --keep GLOB=TYPE: tensors whose GGUF name matches GLOB (* and ? wildcards,
 // whole name) are stored as TYPE (any type name qgml knows: f32, f16, bf16,
-// q8_0, q4_0, q4_1, nf4, nf4_dq, gptq4_g32, ...). The first matching rule wins.
+// q8_0, q4_0, q4_1, nf4, nf4_dq, gptq4_g32, ...). The first matching rule wins;
+// rules with a quantized type skip 1-D tensors (norms, biases).
 struct KeepRule {
   std::string glob;
   Type type = Type::F16;

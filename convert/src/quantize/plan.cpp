@@ -103,7 +103,8 @@ std::vector<TensorPlan> make_plan(const convert::SourceModel& m, const Params& p
     tp.src = &t;
     const KeepRule* rule = nullptr;
     for (const KeepRule& r : p.keep)
-      if (glob_match(r.glob, t.name)) {
+      // A quantized type only applies to matrices: "blk.1.*=q8_0" leaves the norms alone.
+      if (glob_match(r.glob, t.name) && (t.n_dims >= 2 || !traits(r.type).is_quantized)) {
         rule = &r;
         break;
       }
