@@ -203,10 +203,6 @@ int64_t permuted_source_row(int64_t row, int64_t hd) {
   return h * hd + (within % 2) * (hd / 2) + within / 2;
 }
 
-struct Location {
-  std::shared_ptr<safetensors::File> file;
-  const safetensors::TensorView* view;
-};
 
 }  // namespace
 
@@ -220,39 +216,7 @@ std::unique_ptr<SourceModel> open_hf(const std::string& dir, const std::string& 
   const HParams h = read_hparams(cfg, cfg_path);
 
   // Find every tensor: the shard index names the file of each, or there is one file.
-  std::map<std::string, std::shared_ptr<safetensors::File>> files;
-  std::map<std::string, Location> where;
-  const std::string index_path = dir + "/model.safetensors.index.json";
-  auto open_file = [&](const std::string& name) {
-    if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") {
-      fail("%s: shard name '%s' is not a plain file name", index_path.c_str(), name.c_str());
-    }
-    auto& f = files[name];
-    if (!f) f = std::make_shared<safetensors::File>(dir + "/" + name);
-    return f;
-  };
-  if (file_exists(index_path)) {
-    const json::Value idx = json::parse_file(index_path);
-    const json::Value* wm = idx.get("weight_map");
-    if (!wm || !wm->is_object()) fail("%s: no weight_map object", index_path.c_str());
-    for (const auto& [name, file] : wm->members()) {
-      if (!file.is_string()) fail("%s: weight_map['%s'] is not a string", index_path.c_str(), name.c_str());
-      auto f = open_file(file.as_string());
-      const safetensors::TensorView* t = f->find(name);
-      if (!t) fail("%s: tensor '%s' listed in %s is missing", f->path().c_str(), name.c_str(), index_path.c_str());
-      where[name] = {f, t};
-    }
-    for (const auto& [fname, f] : files) {
-      for (const auto& t : f->tensors()) {
-        if (!where.count(t.name)) fail("%s: tensor '%s' is not in %s", f->path().c_str(), t.name.c_str(), index_path.c_str());
-      }
-    }
-  } else if (file_exists(dir + "/model.safetensors")) {
-    auto f = open_file("model.safetensors");
-    for (const auto& t : f->tensors()) where[t.name] = {f, &t};
-  } else {
-    fail("%s: no model.safetensors or model.safetensors.index.json (PyTorch .bin checkpoints are not supported)", dir.c_str());
-  }
+  const std::map<std::string, hf::Location> where = hf::find_tensors(dir);
 
   // Map names; check dtypes and shapes against the config.
   const int64_t q_rows = h.n_head * h.head_dim, kv_rows = h.n_head_kv * h.head_dim;
@@ -270,7 +234,7 @@ std::unique_ptr<SourceModel> open_hf(const std::string& dir, const std::string& 
     if (s == "ffn_down.weight") return {h.n_embd, h.n_ff};
     return {};
   };
-  std::map<std::string, std::pair<std::string, Location>> by_gguf;  // gguf name → (hf name, location)
+  std::map<std::string, std::pair<std::string, hf::Location>> by_gguf;  // gguf name → (hf name, location)
   for (const auto& [name, loc] : where) {
     const std::string inv_freq = ".rotary_emb.inv_freq";  // recomputed at run time, as llama.cpp does
     if (name.size() > inv_freq.size() && name.compare(name.size() - inv_freq.size(), inv_freq.size(), inv_freq) == 0) continue;
@@ -353,7 +317,7 @@ std::unique_ptr<SourceModel> open_hf(const std::string& dir, const std::string& 
       if (required) fail("%s: tensor for '%s' is missing from the checkpoint", dir.c_str(), g.c_str());
       return;
     }
-    const Location loc = it->second.second;
+    const hf::Location loc = it->second.second;
     SourceTensor t;
     t.name = g;
     const auto& shape = loc.view->shape;
