@@ -14,13 +14,14 @@ using namespace qgml;
 namespace {
 
 const fuzz::ScratchDir& model_dir() {
-  static const fuzz::ScratchDir* dir = [] {
-    auto* d = new fuzz::ScratchDir();
+  static const fuzz::ScratchDir dir;  // removed at exit
+  static const bool linked = [] {
     for (const char* f : {"model.safetensors", "tokenizer.json", "tokenizer_config.json"})
-      d->link(f, fuzz::source_file(std::string("tests/data/arch/llama3-tiny/") + f));
-    return d;
+      dir.link(f, fuzz::source_file(std::string("tests/data/arch/llama3-tiny/") + f));
+    return true;
   }();
-  return *dir;
+  (void)linked;
+  return dir;
 }
 
 }  // namespace
