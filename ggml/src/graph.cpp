@@ -166,6 +166,9 @@ void Graph::compute(ThreadPool& pool) {
   // An op that throws on one thread must not leave the others waiting at a
   // barrier: each op validates its arguments when it is built, so forward
   // functions do not throw.
+  // One counter per node: never reset, so no thread can race a reset.
+  std::unique_ptr<std::atomic<int64_t>[]> chunk_counters(new std::atomic<int64_t>[nodes_.size() + 1]);
+  for (size_t i = 0; i <= nodes_.size(); ++i) chunk_counters[i].store(0, std::memory_order_relaxed);
   pool.run([&](int ith, int nth) {
     ComputeParams p;
     p.ith = ith;
@@ -173,10 +176,11 @@ void Graph::compute(ThreadPool& pool) {
     p.work = work_ptr;
     p.work_size = work_size;
     p.pool = &pool;
-    for (Tensor* n : nodes_) {
-      const OpImpl& impl = op_impl(n->op);
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      const OpImpl& impl = op_impl(nodes_[i]->op);
       if (impl.forward == nullptr) continue;
-      impl.forward(p, n);
+      p.next_chunk = &chunk_counters[i];
+      impl.forward(p, nodes_[i]);
       p.barrier();
     }
   });

@@ -116,28 +116,35 @@ void forward_mul_mat(const ComputeParams& p, Tensor* dst) {
   };
   const size_t act_stride = convert ? act_row : b->nb[1];
 
-  // Phase 2: each thread takes a contiguous range of (weight row, matrix)
-  // pairs and handles it as runs of rows of one matrix.
+  // Phase 2: (weight row, matrix) pairs in chunks, each handled as runs of
+  // rows of one matrix.
   const int64_t M = a->ne[1], N = b->ne[1];
   const int64_t r2 = b->ne[2] / a->ne[2], r3 = b->ne[3] / a->ne[3];
   const int64_t ldo = static_cast<int64_t>(dst->nb[1] / sizeof(float));
-  int64_t j0, j1;
-  split_range(M * dst->ne[2] * dst->ne[3], p.ith, p.nth, &j0, &j1);
-  for (int64_t j = j0; j < j1;) {
-    const int64_t m0 = j % M, i2 = (j / M) % dst->ne[2], i3 = j / (M * dst->ne[2]);
-    const int64_t rows = std::min(j1 - j, M - m0);
-    const char* w = a->row(m0, i2 / r2, i3 / r3);
-    for (int64_t n0 = 0; n0 < N; n0 += kActChunk) {
-      const int64_t nc = std::min(kActChunk, N - n0);
-      float* out = reinterpret_cast<float*>(dst->row(n0, i2, i3)) + m0;
-      if (gemm != nullptr) {
-        gemm(K, w, a->nb[1], rows, act(n0, i2, i3), act_stride, nc, out, ldo);
-        continue;
+  // Chunks of rows are claimed dynamically (see ComputeParams::claim_chunk);
+  // every output is computed by the same operations whichever thread takes
+  // its chunk, so results stay identical for any thread count.
+  const int64_t total = M * dst->ne[2] * dst->ne[3];
+  const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(64, total / (static_cast<int64_t>(p.nth) * 8)));
+  int64_t local = 0;
+  for (int64_t c = p.claim_chunk(&local); c * chunk < total; c = p.claim_chunk(&local)) {
+    const int64_t j0 = c * chunk, j1 = std::min(total, j0 + chunk);
+    for (int64_t j = j0; j < j1;) {
+      const int64_t m0 = j % M, i2 = (j / M) % dst->ne[2], i3 = j / (M * dst->ne[2]);
+      const int64_t rows = std::min(j1 - j, M - m0);
+      const char* w = a->row(m0, i2 / r2, i3 / r3);
+      for (int64_t n0 = 0; n0 < N; n0 += kActChunk) {
+        const int64_t nc = std::min(kActChunk, N - n0);
+        float* out = reinterpret_cast<float*>(dst->row(n0, i2, i3)) + m0;
+        if (gemm != nullptr) {
+          gemm(K, w, a->nb[1], rows, act(n0, i2, i3), act_stride, nc, out, ldo);
+          continue;
+        }
+        for (int64_t m = 0; m < rows; ++m)
+          for (int64_t n = 0; n < nc; ++n) out[n * ldo + m] = dot(K, w + m * a->nb[1], act(n0 + n, i2, i3));
       }
-      for (int64_t m = 0; m < rows; ++m)
-        for (int64_t n = 0; n < nc; ++n) out[n * ldo + m] = dot(K, w + m * a->nb[1], act(n0 + n, i2, i3));
+      j += rows;
     }
-    j += rows;
   }
 }
 

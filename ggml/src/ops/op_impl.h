@@ -3,6 +3,7 @@
 // every thread of the pool; each thread computes its share of rows (split
 // with split_range) so that results do not depend on the thread count.
 #pragma once
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -18,8 +19,16 @@ struct ComputeParams {
   void* work = nullptr;  // per-node scratch of work_size bytes, shared by all threads
   size_t work_size = 0;
   ThreadPool* pool = nullptr;
+  // A counter shared by the threads of this node, starting at 0: threads claim
+  // chunks of work from it, so a thread whose core is busy with another
+  // process does fewer chunks instead of holding the others at the barrier.
+  std::atomic<int64_t>* next_chunk = nullptr;
   // Separates phases inside one op (e.g. convert activations, then multiply).
   void barrier() const { if (pool != nullptr && nth > 1) pool->barrier(); }
+  // The next chunk index to work on (single-threaded: 0, 1, 2, ...).
+  int64_t claim_chunk(int64_t* local) const {
+    return next_chunk != nullptr && nth > 1 ? next_chunk->fetch_add(1, std::memory_order_relaxed) : (*local)++;
+  }
 };
 
 using ForwardFn = void (*)(const ComputeParams& p, Tensor* dst);
