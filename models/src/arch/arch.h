@@ -55,7 +55,9 @@ void read_common_hparams(Model& m);
 // Attention over the KV cache for one layer: stores k and v at positions
 // [n_past, n_past + n) and returns the attention output [head_dim·n_head, n].
 // q: [head_dim, n_head, n], k/v: [head_dim, n_head_kv, n], all F32, already rotated.
+// score_bias (optional, [n_past + n, 1, n_head]) is added to the raw scores q·k
+// before the softmax scaling, as Falcon adds its ALiBi bias.
 Tensor* attention(const Model& m, Context& ctx, Graph& graph, KvCache& cache, int layer, Tensor* q, Tensor* k,
-                  Tensor* v, int64_t n, const SoftMaxParams& sm);
+                  Tensor* v, int64_t n, const SoftMaxParams& sm, Tensor* score_bias = nullptr);
 
 }  // namespace qgml

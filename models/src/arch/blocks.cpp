@@ -82,31 +82,4 @@ Tensor* logits_rows(Context& ctx, Tensor* x, const BatchInputs& in) {
   return view_2d(ctx, x, x->ne[0], 1, x->nb[1], static_cast<size_t>(in.n - 1) * x->nb[1]);
 }
 
-// The same cache layout and store order as attention() in common.cpp, which
-// has no hook for a score bias.
-Tensor* attention_with_bias(const Model& m, Context& ctx, Graph& graph, KvCache& cache, int layer, Tensor* q,
-                            Tensor* k, Tensor* v, int64_t n, const SoftMaxParams& sm, Tensor* bias) {
-  const HParams& hp = m.hparams();
-  const int64_t hd = hp.head_dim, nkv = hp.n_head_kv;
-  Tensor* kc = cache.k[static_cast<size_t>(layer)];
-  Tensor* vc = cache.v[static_cast<size_t>(layer)];
-  const size_t es = traits(kc->type).type_size;
-  const int64_t past = cache.n_past, total = past + n;
-
-  Tensor* k_dst = view_3d(ctx, kc, hd, nkv, n, hd * es, hd * nkv * es, static_cast<size_t>(past) * hd * nkv * es);
-  graph.add_output(cpy(ctx, k, k_dst));
-  Tensor* v_dst = view_3d(ctx, vc, n, hd, nkv, cache.n_ctx * es, cache.n_ctx * hd * es, static_cast<size_t>(past) * es);
-  graph.add_output(cpy(ctx, permute(ctx, v, 1, 2, 0, 3), v_dst));
-
-  Tensor* keys = view_3d(ctx, kc, hd, total, nkv, hd * nkv * es, hd * es, 0);
-  Tensor* scores = mul_mat(ctx, keys, permute(ctx, q, 0, 2, 1, 3));  // [total, n, n_head]
-  if (bias) scores = add(ctx, scores, bias);
-  SoftMaxParams causal = sm;
-  causal.causal_past = static_cast<int32_t>(past);
-  Tensor* probs = soft_max(ctx, scores, causal);
-  Tensor* values = view_3d(ctx, vc, total, hd, nkv, cache.n_ctx * es, cache.n_ctx * hd * es, 0);
-  Tensor* out = cont(ctx, permute(ctx, mul_mat(ctx, values, probs), 0, 2, 1, 3));  // [hd, n_head, n]
-  return reshape_2d(ctx, out, hd * hp.n_head, n);
-}
-
 }  // namespace qgml::blocks

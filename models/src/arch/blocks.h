@@ -59,9 +59,4 @@ Tensor* learned_positions(const Model& m, Context& ctx, Tensor* table, const Bat
 // The last token's column of x [n_embd, n] unless every position's logits are wanted.
 Tensor* logits_rows(Context& ctx, Tensor* x, const BatchInputs& in);
 
-// attention() (arch.h) with `bias` [n_kv_total, 1, n_head] added to the raw
-// scores q·k before the softmax scaling, as Falcon adds its ALiBi bias.
-Tensor* attention_with_bias(const Model& m, Context& ctx, Graph& graph, KvCache& cache, int layer, Tensor* q,
-                            Tensor* k, Tensor* v, int64_t n, const SoftMaxParams& sm, Tensor* bias);
-
 }  // namespace qgml::blocks

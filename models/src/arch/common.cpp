@@ -62,7 +62,7 @@ void read_common_hparams(Model& m) {
 }
 
 Tensor* attention(const Model& m, Context& ctx, Graph& graph, KvCache& cache, int layer, Tensor* q, Tensor* k,
-                  Tensor* v, int64_t n, const SoftMaxParams& sm) {
+                  Tensor* v, int64_t n, const SoftMaxParams& sm, Tensor* score_bias) {
   const HParams& hp = m.hparams();
   const int64_t hd = hp.head_dim, nkv = hp.n_head_kv;
   Tensor* kc = cache.k[layer];
@@ -80,9 +80,11 @@ Tensor* attention(const Model& m, Context& ctx, Graph& graph, KvCache& cache, in
   // scores[j, i, h] = k_j · q_i for every cached position j and head h.
   Tensor* keys = view_3d(ctx, kc, hd, total, nkv, hd * nkv * es, hd * es, 0);
   Tensor* queries = permute(ctx, q, 0, 2, 1, 3);  // [hd, n, n_head]
+  Tensor* scores = mul_mat(ctx, keys, queries);    // [total, n, n_head]
+  if (score_bias != nullptr) scores = add(ctx, scores, score_bias);
   SoftMaxParams causal = sm;
   causal.causal_past = static_cast<int32_t>(past);
-  Tensor* probs = soft_max(ctx, mul_mat(ctx, keys, queries), causal);
+  Tensor* probs = soft_max(ctx, scores, causal);
   Tensor* values = view_3d(ctx, vc, total, hd, nkv, cache.n_ctx * es, cache.n_ctx * hd * es, 0);
   Tensor* out = mul_mat(ctx, values, probs);  // [hd, n, n_head]
   out = cont(ctx, permute(ctx, out, 0, 2, 1, 3));  // [hd, n_head, n]

@@ -114,7 +114,7 @@ Tensor* block(const blocks::Builder& b, Tensor* alibi, int l, Tensor* x) {
     q = rope(ctx, q, b.in.positions, hp.rope);
     k = rope(ctx, k, b.in.positions, hp.rope);
   }
-  Tensor* attn = b.linear(L.out, blocks::attention_with_bias(b.m, ctx, b.graph, b.cache, l, q, k, v, b.in.n, sm, alibi));
+  Tensor* attn = b.linear(L.out, attention(b.m, ctx, b.graph, b.cache, l, q, k, v, b.in.n, sm, alibi));
   auto mlp = [&](Tensor* h) { return b.linear(L.down, gelu(ctx, b.linear(L.up, h), false)); };
   if (blocks::present(L.ffn_norm)) {  // sequential (Falcon-RW)
     x = add(ctx, x, attn);

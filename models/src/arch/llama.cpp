@@ -7,6 +7,7 @@
 #include <limits>
 #include <string>
 
+#include "blocks.h"
 #include "qgml/error.h"
 
 namespace qgml {
@@ -141,7 +142,7 @@ Tensor* llama_build(const Model& m, Context& ctx, Graph& graph, KvCache& cache, 
   const BlockContext b = block_context(m, ctx);
   Tensor* x = get_rows(ctx, w.tok_embd, in.tokens);  // [n_embd, n]
   for (size_t l = 0; l < w.layers.size(); ++l) x = block(m, ctx, graph, cache, in, b, static_cast<int>(l), x);
-  if (!in.all_logits && in.n > 1) x = view_2d(ctx, x, hp.n_embd, 1, x->nb[1], static_cast<size_t>(in.n - 1) * x->nb[1]);
+  x = blocks::logits_rows(ctx, x, in);
   x = mul(ctx, rms_norm(ctx, x, hp.norm_eps), w.output_norm);
   return linear(m, ctx, graph, in, w.output, x);
 }
