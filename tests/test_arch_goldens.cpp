@@ -24,6 +24,7 @@
 #include "qgml/model.h"
 #include "qgml/sampling.h"
 #include "qgml/session.h"
+#include "golden_util.h"
 #include "test_util.h"
 
 using namespace qgml;
@@ -49,14 +50,6 @@ const Variant kVariants[] = {
 };
 
 void PrintTo(const Variant& v, std::ostream* os) { *os << v.name; }
-
-std::string variant_dir(const std::string& name) { return test::source_dir() + "/tests/data/arch/" + name; }
-
-std::vector<int32_t> ids_of(const json::Value& arr) {
-  std::vector<int32_t> out;
-  for (const json::Value& v : arr.items()) out.push_back(static_cast<int32_t>(v.as_int()));
-  return out;
-}
 
 // Worst relative error over the positions of `logits` ([n, V]) against the golden.
 double worst_position_error(const std::vector<float>& logits, const std::vector<double>& want, size_t n, int64_t V,
@@ -99,10 +92,10 @@ std::vector<float> eval_all(const Model& model, const std::vector<int32_t>& ids)
 class ArchGolden : public ::testing::TestWithParam<Variant> {
  protected:
   void SetUp() override {
-    dir_ = variant_dir(GetParam().name);
+    dir_ = test::arch_variant_dir(GetParam().name);
     golden_ = json::parse_file(dir_ + "/golden.json");
     config_ = json::parse_file(dir_ + "/config.json");
-    ids_ = ids_of(*golden_.get("ids"));
+    ids_ = test::ids_of(*golden_.get("ids"));
     std::vector<int64_t> shape;
     logits_ = read_npy_f64(dir_ + "/" + golden_.get("logits_file")->as_string(), &shape);
     ASSERT_EQ(shape.size(), 2u);
@@ -150,7 +143,7 @@ TEST_P(ArchGolden, GreedyContinuationMatchesPyTorch) {
   sp.n_threads = 2;
   Session s(*model, sp);
   std::vector<float> last = s.eval(ids_);
-  const std::vector<int32_t> want = ids_of(*golden_.get("greedy_ids"));
+  const std::vector<int32_t> want = test::ids_of(*golden_.get("greedy_ids"));
   ASSERT_FALSE(want.empty());
   SamplerParams greedy;
   greedy.temp = 0;
@@ -277,9 +270,9 @@ TEST(ArchGoldenSensitivity, FeaturesMatter) {
       {"qwen2-tiny", "q/k/v biases", [](const std::string& n) { return n.find(".bias") != std::string::npos; }},
   };
   for (const Case& cs : cases) {
-    const std::string dir = variant_dir(cs.variant);
+    const std::string dir = test::arch_variant_dir(cs.variant);
     const json::Value golden = json::parse_file(dir + "/golden.json");
-    const std::vector<int32_t> ids = ids_of(*golden.get("ids"));
+    const std::vector<int32_t> ids = test::ids_of(*golden.get("ids"));
     std::vector<int64_t> shape;
     const std::vector<double> want = read_npy_f64(dir + "/" + golden.get("logits_file")->as_string(), &shape);
     test::TempDir tmp;
@@ -304,11 +297,11 @@ TEST(ArchGoldenSensitivity, FeaturesMatter) {
 // from converters that compute no rope_freqs tensor); the factors it derives
 // must be HF's too.
 TEST(ArchGoldenLlama3, ScalingFromKeysMatchesPyTorch) {
-  const std::string dir = variant_dir("llama3-tiny");
+  const std::string dir = test::arch_variant_dir("llama3-tiny");
   const json::Value golden = json::parse_file(dir + "/golden.json");
   const json::Value config = json::parse_file(dir + "/config.json");
   const json::Value& rs = *config.get("rope_scaling");
-  const std::vector<int32_t> ids = ids_of(*golden.get("ids"));
+  const std::vector<int32_t> ids = test::ids_of(*golden.get("ids"));
   std::vector<int64_t> shape;
   const std::vector<double> want = read_npy_f64(dir + "/" + golden.get("logits_file")->as_string(), &shape);
   test::TempDir tmp;

@@ -31,6 +31,7 @@
 #include "qgml/sampling.h"
 #include "qgml/session.h"
 #include "qgml/tokenizer.h"
+#include "golden_util.h"
 #include "test_util.h"
 #include "tokenizer_types.h"
 
@@ -63,14 +64,6 @@ const Variant kVariants[] = {
 
 void PrintTo(const Variant& v, std::ostream* os) { *os << v.name; }
 
-std::string variant_dir(const std::string& name) { return test::source_dir() + "/tests/data/arch/" + name; }
-
-std::vector<int32_t> ids_of(const json::Value& arr) {
-  std::vector<int32_t> out;
-  for (const json::Value& v : arr.items()) out.push_back(static_cast<int32_t>(v.as_int()));
-  return out;
-}
-
 struct Golden {
   std::vector<int32_t> ids, greedy;
   std::vector<double> logits;
@@ -80,8 +73,8 @@ struct Golden {
 Golden load_golden(const std::string& dir) {
   const json::Value g = json::parse_file(dir + "/golden.json");
   Golden out;
-  out.ids = ids_of(*g.get("ids"));
-  out.greedy = ids_of(*g.get("greedy_ids"));
+  out.ids = test::ids_of(*g.get("ids"));
+  out.greedy = test::ids_of(*g.get("greedy_ids"));
   std::vector<int64_t> shape;
   out.logits = read_npy_f64(dir + "/" + g.get("logits_file")->as_string(), &shape);
   if (shape.size() != 2 || shape[0] != static_cast<int64_t>(out.ids.size())) throw Error(dir + ": logits shape");
@@ -119,7 +112,7 @@ double worst_error(const std::vector<float>& got, const Golden& g, size_t* pos) 
 // A copy of a variant's directory whose config.json is edited, for refusals.
 std::string edited_copy(const test::TempDir& tmp, const std::string& variant,
                         const std::function<void(std::string&)>& edit_config) {
-  const std::string src = variant_dir(variant), dst = tmp.file(variant);
+  const std::string src = test::arch_variant_dir(variant), dst = tmp.file(variant);
   EXPECT_EQ(std::system(("cp -r '" + src + "' '" + dst + "'").c_str()), 0);
   std::string cfg = read_file(dst + "/config.json");
   edit_config(cfg);
@@ -136,7 +129,7 @@ void replace(std::string& s, const std::string& from, const std::string& to) {
 class ArchGoldenMore : public ::testing::TestWithParam<Variant> {
  protected:
   void SetUp() override {
-    dir_ = variant_dir(GetParam().name);
+    dir_ = test::arch_variant_dir(GetParam().name);
     golden_ = load_golden(dir_);
     gguf_ = tmp_.file(std::string(GetParam().name) + ".gguf");
     convert_dir(dir_, gguf_);
@@ -347,7 +340,7 @@ TEST_P(ArchGoldenMore, TokenizerRoundTrips) {
 TEST(ArchGoldenMoreTokenizer, OptVocabJsonAndMerges) {
   test::TempDir tmp;
   const std::string out = tmp.file("opt.gguf");
-  convert_dir(variant_dir("opt-tiny"), out);
+  convert_dir(test::arch_variant_dir("opt-tiny"), out);
   const gguf::Reader f(out);
   EXPECT_EQ(f.get_int("tokenizer.ggml.bos_token_id"), 2);
   EXPECT_EQ(f.get_int("tokenizer.ggml.padding_token_id"), 1);
@@ -440,7 +433,7 @@ TEST(ArchGoldenMoreSensitivity, FeaturesMatter) {
        [](convert::SourceModel& m) { m.set("opt.layer_norm_before", Value::boolean(true)); }},
   };
   for (const Case& cs : cases) {
-    const std::string dir = variant_dir(cs.variant);
+    const std::string dir = test::arch_variant_dir(cs.variant);
     const Golden g = load_golden(dir);
     test::TempDir tmp;
     const std::string out = tmp.file("edited.gguf");
@@ -457,7 +450,7 @@ TEST(ArchGoldenMoreSensitivity, FeaturesMatter) {
 // records how much exact slopes would move the logits, which must be far more
 // than qgml's tolerance for EveryPositionMatchesPyTorch to show qgml rounds too.
 TEST(ArchGoldenMoreSensitivity, FalconAlibiRoundingIsVisible) {
-  const json::Value g = json::parse_file(variant_dir("falcon-rw-tiny") + "/golden.json");
+  const json::Value g = json::parse_file(test::arch_variant_dir("falcon-rw-tiny") + "/golden.json");
   const json::Value* change = g.get("alibi_unrounded_max_relative_change");
   ASSERT_NE(change, nullptr);
   std::printf("[ falcon-rw-tiny with unrounded ALiBi ] reference moves by %.3g\n", change->as_double());
@@ -469,7 +462,7 @@ TEST(ArchGoldenMoreSensitivity, FalconAlibiRoundingIsVisible) {
 TEST(ArchGoldenMoreErrors, LearnedPositionsBoundTheContext) {
   test::TempDir tmp;
   const std::string out = tmp.file("gpt2.gguf");
-  convert_dir(variant_dir("gpt2-tiny"), out);
+  convert_dir(test::arch_variant_dir("gpt2-tiny"), out);
   const auto model = Model::load(out);
   SessionParams sp;
   sp.kv_type = Type::F32;

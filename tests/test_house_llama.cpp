@@ -11,6 +11,7 @@
 #include "qgml/sampling.h"
 #include "qgml/session.h"
 #include "qgml/tokenizer.h"
+#include "golden_util.h"
 #include "test_util.h"
 
 using namespace qgml;
@@ -20,12 +21,6 @@ using test::relative_error;
 namespace {
 
 const char* kDir = "data/models/house-llama";
-
-std::vector<int32_t> ids_of(const json::Value& arr) {
-  std::vector<int32_t> out;
-  for (const json::Value& v : arr.items()) out.push_back(static_cast<int32_t>(v.as_int()));
-  return out;
-}
 
 class HouseLlama : public ::testing::TestWithParam<Type> {};
 
@@ -42,7 +37,7 @@ TEST_P(HouseLlama, LogitsAndGreedyMatchPyTorch) {
 
   for (const json::Value& p : golden.get("prompts")->items()) {
     const std::string text = p.get("text")->as_string();
-    const std::vector<int32_t> ids = ids_of(*p.get("ids"));
+    const std::vector<int32_t> ids = test::ids_of(*p.get("ids"));
     EXPECT_EQ(model->tokenizer().encode(text, true, false), ids) << text;
 
     SessionParams sp;
@@ -65,7 +60,7 @@ TEST_P(HouseLlama, LogitsAndGreedyMatchPyTorch) {
     }
 
     // Greedy continuation, one token at a time through the KV cache.
-    const std::vector<int32_t> want = ids_of(*p.get("greedy64_ids"));
+    const std::vector<int32_t> want = test::ids_of(*p.get("greedy64_ids"));
     SamplerParams greedy;
     greedy.temp = 0;
     Sampler sampler(greedy);
