@@ -149,7 +149,7 @@ TEST_F(Hostile, BadTensorInfos) {
   expect_error(one("t", {8, -1}, 0, 0), "ne[1] = -1 is negative");
   expect_error(one("", {8}, 0, 0), "empty name");
   expect_error(one("t", {40}, 8, 0), "ne[0] = 40 is not a multiple of the q8_0 block size 32");
-  expect_error(one("blk.0.attn_q.weight", {256}, 12, 0), "tensor 'blk.0.attn_q.weight': type id 12 (llama.cpp q4_K)");
+  expect_error(one("blk.0.attn_q.weight", {256}, 16, 0), "tensor 'blk.0.attn_q.weight': type id 16 (llama.cpp iq2_xxs)");
   expect_error(one("t", {8}, 1000, 0), "tensor 't': unknown type id 1000");
   expect_error(one("t", {8}, 0x51470fff, 0), "unknown type id 1363611647");
 

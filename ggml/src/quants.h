@@ -143,6 +143,32 @@ void nf4_from_float(const float* src, void* dst, int64_t n);
 void nf4_dq_to_float(const void* src, float* dst, int64_t n);
 void nf4_dq_from_float(const float* src, void* dst, int64_t n);
 
+// llama.cpp's 32-blocks beyond Q4 (quants_q5_iq4.cpp).
+void q5_0_to_float(const void* src, float* dst, int64_t n);
+void q5_0_from_float(const float* src, void* dst, int64_t n);
+void q5_1_to_float(const void* src, float* dst, int64_t n);
+void q5_1_from_float(const float* src, void* dst, int64_t n);
+void iq4_nl_to_float(const void* src, float* dst, int64_t n);
+void iq4_nl_from_float(const float* src, void* dst, int64_t n);
+// llama.cpp's K-quants and their activation block Q8_K (quants_k.cpp).
+void q2_k_to_float(const void* src, float* dst, int64_t n);
+void q2_k_from_float(const float* src, void* dst, int64_t n);
+void q3_k_to_float(const void* src, float* dst, int64_t n);
+void q3_k_from_float(const float* src, void* dst, int64_t n);
+void q4_k_to_float(const void* src, float* dst, int64_t n);
+void q4_k_from_float(const float* src, void* dst, int64_t n);
+void q5_k_to_float(const void* src, float* dst, int64_t n);
+void q5_k_from_float(const float* src, void* dst, int64_t n);
+void q6_k_to_float(const void* src, float* dst, int64_t n);
+void q6_k_from_float(const float* src, void* dst, int64_t n);
+void q8_k_to_float(const void* src, float* dst, int64_t n);
+void q8_k_from_float(const float* src, void* dst, int64_t n);
+// bitsandbytes-compatible 4-bit blocks with f32 absmax (quants_bnb.cpp).
+void nf4_f32_to_float(const void* src, float* dst, int64_t n);
+void nf4_f32_from_float(const float* src, void* dst, int64_t n);
+void fp4_f32_to_float(const void* src, float* dst, int64_t n);
+void fp4_f32_from_float(const float* src, void* dst, int64_t n);
+
 // GPTQ conversions, one instantiation per type (quants_gptq.cpp).
 template <int B, int G, bool Z> void gptq_to_float(const void* src, float* dst, int64_t n);
 // Round to nearest with min/max (asymmetric) or absmax (symmetric) group

@@ -34,6 +34,21 @@ enum class Type : uint8_t {
   GPTQ2S_G32, GPTQ2S_G64, GPTQ2S_G128,
   NF4,     // QLoRA NormalFloat4: 64 codes + f16 absmax per block
   NF4_DQ,  // NF4 with 8-bit absmax: 4 blocks of 64 share one f16 scale of their absmax values
+  // llama.cpp's other types (its gguf ids and exact block layouts), so its
+  // common downloads (Q4_K_M, Q5_K_M, Q6_K, IQ4_NL...) run unchanged.
+  Q5_0,    // 32 × 5-bit + f16 scale, value = d·(q−16)
+  Q5_1,    // 32 × 5-bit + f16 scale + f16 min, value = d·q + m
+  IQ4_NL,  // 32 × 4-bit indices into a fixed non-linear int8 table + f16 scale
+  Q2_K,    // K-quants: super-blocks of 256 with quantized sub-block scales
+  Q3_K,
+  Q4_K,
+  Q5_K,
+  Q6_K,
+  Q8_K,    // llama.cpp's K-quant activation block: 256 × int8, f32 scale, per-16 sums
+  // bitsandbytes' 4-bit types with an exact f32 absmax per block of 64, so
+  // checkpoints import without requantizing (see gguf-spec.md).
+  NF4_F32,
+  FP4_F32,
   Count
 };
 constexpr int kTypeCount = static_cast<int>(Type::Count);

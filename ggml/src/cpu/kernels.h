@@ -60,5 +60,17 @@ void register_avx2_gptq_kernels(KernelTable& t);
 void register_avx2_nf4_q4_kernels(KernelTable& t);
 void register_avx512_quant_kernels(KernelTable& t);
 void register_neon_quant_kernels(KernelTable& t);
+// llama.cpp's Q5_0 / Q5_1 / IQ4_NL (files q5_iq4_<level>.cpp).
+void register_scalar_q5_iq4_kernels(KernelTable& t);
+void register_avx2_q5_iq4_kernels(KernelTable& t);
+void register_neon_q5_iq4_kernels(KernelTable& t);
+// llama.cpp's K-quants (files kquants_<level>.cpp).
+void register_scalar_kquant_kernels(KernelTable& t);
+void register_avx2_kquant_kernels(KernelTable& t);
+void register_neon_kquant_kernels(KernelTable& t);
+// bitsandbytes NF4/FP4 with f32 absmax (files bnb4_<level>.cpp).
+void register_scalar_bnb4_kernels(KernelTable& t);
+void register_avx2_bnb4_kernels(KernelTable& t);
+void register_neon_bnb4_kernels(KernelTable& t);
 
 }  // namespace qgml

@@ -80,6 +80,9 @@ void register_avx2_kernels(KernelTable& t) {
   t[Type::F16].to_float = f16_row_to_float;
   t[Type::BF16].vec_dot = dot_bf16;
   register_avx2_quant_kernels(t);
+  register_avx2_q5_iq4_kernels(t);
+  register_avx2_kquant_kernels(t);
+  register_avx2_bnb4_kernels(t);
 }
 
 }  // namespace qgml

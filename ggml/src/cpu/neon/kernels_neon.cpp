@@ -57,6 +57,9 @@ void register_neon_kernels(KernelTable& t) {
   t[Type::F16].vec_dot = dot_f16;
   t[Type::BF16].vec_dot = dot_bf16;
   register_neon_quant_kernels(t);
+  register_neon_q5_iq4_kernels(t);
+  register_neon_kquant_kernels(t);
+  register_neon_bnb4_kernels(t);
 }
 
 }  // namespace qgml

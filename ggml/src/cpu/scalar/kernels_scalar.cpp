@@ -73,6 +73,9 @@ void register_scalar_kernels(KernelTable& t) {
   t[Type::Q8_0].quantize_act = q8_0_from_float;
   t[Type::Q4_0].vec_dot = dot_q4_0_q8_0;
   register_scalar_quant_kernels(t);
+  register_scalar_q5_iq4_kernels(t);
+  register_scalar_kquant_kernels(t);
+  register_scalar_bnb4_kernels(t);
 }
 
 }  // namespace qgml

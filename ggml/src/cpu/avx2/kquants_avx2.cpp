@@ -1,0 +1,8 @@
+// Placeholder registration: the kernels land here.
+#include "../kernels.h"
+
+namespace qgml {
+
+void register_avx2_kquant_kernels(KernelTable&) {}
+
+}  // namespace qgml
