@@ -8,7 +8,7 @@ ifeq ($(CI),true)
   CMAKE_FLAGS += -DQGML_WERROR=ON
 endif
 
-.PHONY: all build run test clean configure test-sanitize fuzz fuzz-build
+.PHONY: all build run test clean configure test-sanitize fuzz fuzz-build cuda
 
 all: build
 
@@ -48,7 +48,13 @@ test: build
 	fi
 
 clean:
-	rm -rf $(BUILD_DIR) $(BUILD_DIR)-aarch64
+	rm -rf $(BUILD_DIR) $(BUILD_DIR)-aarch64 build-cuda
+
+# The optional CUDA offload (ggml/src/cuda/*.cu, needs nvcc) in build-cuda:
+# the same tool and tests, with matmuls offloaded when a GPU is present.
+cuda:
+	@cmake -S . -B build-cuda -DCMAKE_BUILD_TYPE=Release -DQGML_CUDA=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build-cuda -j $(JOBS)
 
 # The whole suite under ASan+UBSan (build-asan), then the tests that run
 # threads under TSan (build-tsan). setarch -R: TSan's shadow memory layout
