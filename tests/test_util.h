@@ -20,6 +20,15 @@ inline std::string shared_dir() {
 }
 
 inline std::string source_dir() { return QGML_SOURCE_DIR; }
+
+// True under `make test-sanitize` (QGML_SANITIZER_QUICK=1), where everything
+// runs 5-20x slower: a long model test then checks a shorter stretch against
+// an independent reference of that stretch, so CI's sanitizer stage fits its
+// time budget (.ci/run). Never a reason to skip a check outright.
+inline bool sanitizer_quick() {
+  const char* s = std::getenv("QGML_SANITIZER_QUICK");
+  return s != nullptr && *s != '\0' && std::string(s) != "0";
+}
 inline std::string cli_path() { return QGML_CLI_PATH; }
 
 struct CliResult {
