@@ -1,8 +1,9 @@
-// Outputs appear atomically: `qgml convert` killed with SIGKILL in the middle
-// of writing leaves no output file (only its temporary file, OUT.tmp.PID.XXX,
-// which nothing reads), the input untouched, and the next run succeeds beside
-// the stale temporary file. Also the in-process failure path: an exception
-// while producing tensor data removes the temporary file.
+// Outputs appear atomically: `qgml convert` or `qgml quantize` killed with
+// SIGKILL in the middle of writing leaves no output file (only its temporary
+// file, OUT.tmp.PID.XXX, which nothing reads) and the input untouched; the
+// next run to the same OUT succeeds and removes the dead writer's temporary
+// file. Also the in-process failure path (an exception while producing tensor
+// data removes the temporary file) and which stale names are removed.
 #include <dirent.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -68,14 +69,13 @@ void write_synthetic_llama2c(const std::string& bin, const std::string& tok) {
   test::write_bytes(tok, t);
 }
 
-pid_t spawn_convert(const std::vector<std::string>& args) {
+// Starts `qgml ARGS` (ARGS[0] is the subcommand).
+pid_t spawn_cli(const std::vector<std::string>& args) {
   const pid_t pid = ::fork();
   if (pid == 0) {
     std::vector<char*> argv;
     std::string cli = test::cli_path();
     argv.push_back(cli.data());
-    std::string convert = "convert";
-    argv.push_back(convert.data());
     std::vector<std::string> copy = args;
     for (std::string& a : copy) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -85,12 +85,12 @@ pid_t spawn_convert(const std::vector<std::string>& args) {
   return pid;
 }
 
-// Runs `qgml convert ARGS`, and SIGKILLs it once its temporary file beside
-// `out` has at least `min_bytes`. Returns the temporary file's name ("" when
-// the run ended before it could be killed).
-std::string convert_and_kill(const std::vector<std::string>& args, const std::string& dir, const std::string& out_name,
+// Runs `qgml ARGS`, and SIGKILLs it once its temporary file beside `out` has
+// at least `min_bytes`. Returns the temporary file's name ("" when the run
+// ended before it could be killed).
+std::string run_and_kill(const std::vector<std::string>& args, const std::string& dir, const std::string& out_name,
                              long min_bytes) {
-  const pid_t pid = spawn_convert(args);
+  const pid_t pid = spawn_cli(args);
   EXPECT_GT(pid, 0);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   std::string tmp;
@@ -111,39 +111,56 @@ std::string convert_and_kill(const std::vector<std::string>& args, const std::st
   return tmp;
 }
 
-void check_kill_mid_write(const std::vector<std::string>& inputs, std::vector<std::string> args, const std::string& dir) {
+// `inputs` are compared byte for byte before and after; `keep` are the names
+// in `dir` other than the temporary file that may exist after the kill.
+void check_kill_mid_write(const std::vector<std::string>& inputs, std::vector<std::string> args, const std::string& dir,
+                          const std::vector<std::string>& keep, long min_bytes) {
   std::vector<std::string> before;
   for (const std::string& p : inputs) before.push_back(read_file(p));
   args.push_back("-o");
   args.push_back(dir + "/out.gguf");
-  const std::string tmp = convert_and_kill(args, dir, "out.gguf", 1 << 20);
-  ASSERT_NE(tmp, "") << "the conversion finished before it could be killed";
+  // A fast machine may finish a write between two polls: try a few times.
+  std::string tmp;
+  for (int attempt = 0; attempt < 5 && tmp.empty(); ++attempt) tmp = run_and_kill(args, dir, "out.gguf", min_bytes);
+  ASSERT_NE(tmp, "") << "the run finished before it could be killed (5 tries)";
 
   // No output; the partial temporary file is the only new entry; inputs unchanged.
   EXPECT_FALSE(test::file_exists(dir + "/out.gguf"));
-  EXPECT_GE(file_size(dir + "/" + tmp), 1 << 20);
+  EXPECT_GE(file_size(dir + "/" + tmp), min_bytes);
   for (size_t i = 0; i < inputs.size(); ++i) EXPECT_TRUE(read_file(inputs[i]) == before[i]) << inputs[i] << " changed";
-  std::vector<std::string> left = list_dir(dir);
-  for (const std::string& f : left) {
-    const bool expected = f == tmp || f == "in" || f == "model.bin" || f == "tok.bin";
+  for (const std::string& f : list_dir(dir)) {
+    bool expected = f == tmp;
+    for (const std::string& k : keep) expected = expected || f == k;
     EXPECT_TRUE(expected) << "unexpected leftover " << f;
   }
 
-  // The next run ignores the stale temporary file (distinct name) and succeeds.
-  const pid_t pid = spawn_convert(args);
+  // The next run succeeds and removes the dead writer's temporary file.
+  const pid_t pid = spawn_cli(args);
   int status = 0;
   ::waitpid(pid, &status, 0);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
   gguf::Reader r(dir + "/out.gguf");
   EXPECT_GT(r.tensors().size(), 0u);
-  EXPECT_TRUE(test::file_exists(dir + "/" + tmp)) << "documented: a stale temporary file is left for the user";
+  EXPECT_FALSE(test::file_exists(dir + "/" + tmp)) << "the killed writer's temporary file is still there";
+  for (size_t i = 0; i < inputs.size(); ++i) EXPECT_TRUE(read_file(inputs[i]) == before[i]) << inputs[i] << " changed";
 }
 
 TEST(AtomicOutput, ConvertKilledMidWriteLeavesNoOutput) {
   test::TempDir dir;
   const std::string bin = dir.file("model.bin"), tok = dir.file("tok.bin");
   write_synthetic_llama2c(bin, tok);
-  check_kill_mid_write({bin, tok}, {bin, "--vocab", tok}, dir.path());
+  check_kill_mid_write({bin, tok}, {"convert", bin, "--vocab", tok}, dir.path(), {"model.bin", "tok.bin"}, 1 << 20);
+}
+
+TEST(AtomicOutput, QuantizeKilledMidWriteLeavesNoOutput) {
+  test::TempDir dir;
+  const std::string bin = dir.file("model.bin"), tok = dir.file("tok.bin");
+  write_synthetic_llama2c(bin, tok);
+  // Round-to-nearest 4-bit: the quantization runs inside the write, tensor by
+  // tensor (~6 MB of output), so the kill lands between tensors or inside one.
+  // The threshold is past the header and the f32 token embedding (1 MiB).
+  check_kill_mid_write({bin, tok}, {"quantize", "-m", bin, "--vocab", tok, "--method", "rtn", "--embd-type", "f32", "-t", "1"},
+                       dir.path(), {"model.bin", "tok.bin"}, (1 << 20) + 4096);
 }
 
 TEST(AtomicOutput, HouseLlamaConvertKilledMidWrite) {
@@ -154,7 +171,7 @@ TEST(AtomicOutput, HouseLlamaConvertKilledMidWrite) {
   test::TempDir dir;
   // The input is read-only shared data; its bytes are compared all the same.
   check_kill_mid_write({src + "/model-00001-of-00002.safetensors", src + "/config.json", src + "/tokenizer.json"},
-                       {src, "--outtype", "f32"}, dir.path());
+                       {"convert", src, "--outtype", "f32"}, dir.path(), {}, 1 << 20);
 }
 
 TEST(AtomicOutput, ProducerFailureRemovesTheTemporaryFile) {
@@ -166,6 +183,57 @@ TEST(AtomicOutput, ProducerFailureRemovesTheTemporaryFile) {
   w.add_tensor("b", Type::F32, 1, ne, [](void*, size_t) { throw Error("producer failed"); });
   EXPECT_THROW(w.write(out), Error);
   EXPECT_TRUE(list_dir(dir.path()).empty()) << "left: " << list_dir(dir.path()).front();
+}
+
+// A pid that is certainly not running: a child that has exited and been reaped.
+long dead_pid() {
+  const pid_t pid = ::fork();
+  if (pid == 0) ::_exit(0);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return static_cast<long>(pid);
+}
+
+TEST(AtomicOutput, OnlyDeadWritersTemporaryFilesAreRemoved) {
+  test::TempDir dir;
+  const std::string dead = std::to_string(dead_pid()), live = std::to_string(static_cast<long>(::getpid()));
+  const std::vector<std::string> removed = {"x.gguf.tmp." + dead + ".0abc123", "x.gguf.tmp." + dead + ".f"};
+  const std::vector<std::string> kept = {
+      "x.gguf.tmp." + live + ".1f",        // a live writer (this process)
+      "x.gguf.tmp." + dead,                // not the writer's format: no random part
+      "x.gguf.tmp." + dead + ".xyz",       // not hex
+      "x.gguf.tmp." + dead + ".1f.bak",    // something else
+      "x.gguf.tmp.0" + dead + ".1f",       // a leading zero is never written
+      "x.gguf.tmp.99999999999999999.1f",   // beyond any pid
+      "y.gguf.tmp." + dead + ".1f",        // another output's
+      "x.gguf",                            // the previous output itself
+  };
+  for (const std::string& f : removed) test::write_bytes(dir.file(f), "partial");
+  for (const std::string& f : kept) test::write_bytes(dir.file(f), "keep");
+  // A directory under a dead writer's name is not a file it left.
+  const std::string subdir = "x.gguf.tmp." + dead + ".2f";
+  ASSERT_EQ(::mkdir(dir.file(subdir).c_str(), 0700), 0);
+
+  gguf::Writer w;
+  const int64_t ne[1] = {16};
+  w.add_tensor("a", Type::F32, 1, ne, [](void* dst, size_t n) { std::memset(dst, 0, n); });
+  w.write(dir.file("x.gguf"));
+
+  for (const std::string& f : removed) EXPECT_FALSE(test::file_exists(dir.file(f))) << f << " was not removed";
+  for (const std::string& f : kept) EXPECT_TRUE(test::file_exists(dir.file(f))) << f << " was removed";
+  EXPECT_TRUE(test::file_exists(dir.file(subdir)));
+  EXPECT_EQ(gguf::Reader(dir.file("x.gguf")).tensors().size(), 1u);
+  EXPECT_EQ(list_dir(dir.path()).size(), kept.size() + 1);
+
+  // The same from a relative path (the current directory's writers).
+  test::write_bytes(dir.file(removed[0]), "partial");
+  char cwd[4096];
+  ASSERT_NE(::getcwd(cwd, sizeof cwd), nullptr);
+  ASSERT_EQ(::chdir(dir.path().c_str()), 0);
+  remove_stale_temp_files("x.gguf");
+  EXPECT_EQ(::chdir(cwd), 0);
+  EXPECT_FALSE(test::file_exists(dir.file(removed[0])));
+  EXPECT_TRUE(test::file_exists(dir.file(kept[0])));
 }
 
 }  // namespace

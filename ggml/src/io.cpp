@@ -2,7 +2,9 @@
 // (AtomicFile) and whole-file reads (read_file). POSIX only.
 #include "qgml/io.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,6 +16,7 @@
 #include <cstring>
 #include <new>
 #include <random>
+#include <vector>
 
 #include "qgml/error.h"
 
@@ -51,7 +54,50 @@ std::string temp_name(const std::string& path) {
                 static_cast<unsigned long long>(counter.fetch_add(1)), static_cast<unsigned long long>(r));
 }
 
+// The pid in a temporary file's name "<base>.tmp.<pid>.<hex>" (temp_name's
+// format), or 0 when `name` is anything else: only names this code could have
+// made are ever considered for removal.
+long temp_owner(const char* name, const std::string& base) {
+  const std::string prefix = base + ".tmp.";
+  if (std::strncmp(name, prefix.c_str(), prefix.size()) != 0) return 0;
+  const char* p = name + prefix.size();
+  long pid = 0;
+  const char* digits = p;
+  while (*p >= '0' && *p <= '9') {
+    pid = pid * 10 + (*p++ - '0');
+    if (pid > 0x7fffffffL) return 0;  // no such pid; also keeps the arithmetic in range
+  }
+  if (p == digits || *digits == '0' || *p++ != '.' || *p == '\0') return 0;
+  for (; *p != '\0'; ++p)
+    if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))) return 0;
+  return pid;
+}
+
 }  // namespace
+
+void remove_stale_temp_files(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+  if (base.empty()) return;
+  const std::string dir = parent_dir(path);
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return;  // the writer's own open reports a missing directory
+  std::vector<std::string> stale;
+  while (const dirent* e = ::readdir(d)) {
+    const long pid = temp_owner(e->d_name, base);
+    // kill(pid, 0) sends nothing; ESRCH means no such process. EPERM (another
+    // user's live process) and success (a live writer, this process, or a
+    // reused pid) keep the file: a live writer's file is never taken.
+    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) stale.push_back(e->d_name);
+  }
+  ::closedir(d);
+  for (const std::string& name : stale) {
+    const std::string full = dir + "/" + name;
+    struct stat st;
+    // Only regular files: a directory or a device under that name is not ours.
+    if (::lstat(full.c_str(), &st) == 0 && S_ISREG(st.st_mode)) ::unlink(full.c_str());
+  }
+}
 
 // ---------------------------------------------------------------------------
 // MappedFile
@@ -120,6 +166,8 @@ MappedFile::~MappedFile() {
 // AtomicFile
 
 AtomicFile::AtomicFile(const std::string& path) : path_(path), tmp_path_(temp_name(path)) {
+  // Before this run adds a file: repeated interrupted runs must not fill the disk.
+  remove_stale_temp_files(path_);
   // O_EXCL: never follow a planted symlink or clobber someone else's temp file.
   fd_ = open_retry(tmp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
   if (fd_ < 0) {

@@ -28,9 +28,12 @@ class MappedFile {
   bool mapped_ = true;  // false: data_ is our heap buffer
 };
 
-// Writes to a temporary file beside `path`; commit() fsyncs and renames it
-// into place. Destroyed without commit() (an error, an exception), the
-// temporary file is removed, so a partial output never appears under `path`.
+// Writes to a temporary file beside `path` (`path`.tmp.<pid>.<hex>); commit()
+// fsyncs and renames it into place. Destroyed without commit() (an error, an
+// exception), the temporary file is removed, so a partial output never appears
+// under `path`. A writer killed outright (SIGKILL, power loss) leaves its
+// temporary file; the constructor removes those of dead writers of the same
+// `path` (remove_stale_temp_files).
 class AtomicFile {
  public:
   explicit AtomicFile(const std::string& path);  // throws qgml::Error
@@ -49,6 +52,12 @@ class AtomicFile {
   uint64_t offset_ = 0;
   bool committed_ = false;
 };
+
+// Removes `path`.tmp.<pid>.<hex> files whose <pid> is not a running process
+// (checked with kill(pid, 0): ESRCH). Best effort, never throws: files of
+// live writers, other names and non-regular files are left alone. Pids are
+// those of this machine's pid namespace; see gguf-spec.md §8.3.
+void remove_stale_temp_files(const std::string& path);
 
 // Reads a whole file into a string; throws qgml::Error naming the file.
 std::string read_file(const std::string& path);
