@@ -73,13 +73,20 @@ float error_bound(Type t, const std::vector<float>& x, size_t i) {
   switch (t) {
     case Type::Q8_0: return group_amax(x, i, 32) / 254 + std::ldexp(group_amax(x, i, 32), -9) + 1e-7f;
     case Type::Q4_0: return group_amax(x, i, 32) / 8 + std::ldexp(group_amax(x, i, 32), -9) + 1e-7f;
-    case Type::Q4_1: {
+    case Type::Q4_1:
+    case Type::Q5_1: {
       const size_t b = i / 32 * 32;
       float lo = x[b], hi = x[b];
       for (size_t j = b; j < std::min(x.size(), b + 32); ++j) lo = std::min(lo, x[j]), hi = std::max(hi, x[j]);
       if (b + 32 > x.size()) lo = std::min(lo, 0.0f), hi = std::max(hi, 0.0f);  // zero padding joins the block
-      return 0.5f * (hi - lo) / 15 + std::ldexp(group_amax(x, i, 32), -9) + 1e-7f;
+      return 0.5f * (hi - lo) / (t == Type::Q4_1 ? 15 : 31) + std::ldexp(group_amax(x, i, 32), -9) + 1e-7f;
     }
+    // The opposite sign of the largest value clamps one step short: d = amax/16.
+    case Type::Q5_0: return group_amax(x, i, 32) / 16 + std::ldexp(group_amax(x, i, 32), -9) + 1e-7f;
+    // d ≈ amax/127 (refit by least squares); the widest steps: 113 → 127·d and 89 → 113.
+    case Type::IQ4_NL: return group_amax(x, i, 32) * 16 / 127 + std::ldexp(group_amax(x, i, 32), -9) + 1e-7f;
+    case Type::NF4_F32: return nf4_half_gap() * group_amax(x, i, 64) * 1.0001f + 1e-7f;  // exact f32 absmax
+    case Type::FP4_F32: return group_amax(x, i, 64) / 6 * 1.0001f + 1e-7f;  // half of FP4's widest gap, 2/3 → 1
     case Type::Q8_A: return group_amax(x, i, 256) / 254 * 1.0001f + 1e-7f;
     case Type::NF4: return nf4_half_gap() * group_amax(x, i, 64) + std::ldexp(group_amax(x, i, 64), -9) + 1e-7f;
     case Type::NF4_DQ: {

@@ -13,79 +13,18 @@
 // madd_epi16) leaves small codes up to 1.6e-4 off, which fails mul_mat's
 // float-accumulation tolerance on short rows; a float codebook (permutevar
 // lookups + FMA) needs about half again as many instructions as this.
+// The NF4 digit arithmetic and tile loop live in nf4_avx2.h, shared with
+// bitsandbytes' nf4_f32 (bnb4_avx2.cpp).
 #include "../../quants.h"
 #include "../gemm_tiles.h"
 #include "../kernels.h"
 #include "avx2_util.h"
+#include "nf4_avx2.h"
 
 namespace qgml {
 namespace {
 
 using namespace avx2;
-
-// The digit tables in both 128-bit lanes; mid and lo as magnitudes (the sign
-// comes from hi, see above).
-struct Nf4Tables {
-  __m256i hi, mid, lo;
-  Nf4Tables()
-      : hi(bcast16(reinterpret_cast<const uint8_t*>(kNF4Digits.hi))),
-        mid(_mm256_abs_epi8(bcast16(reinterpret_cast<const uint8_t*>(kNF4Digits.mid)))),
-        lo(_mm256_abs_epi8(bcast16(reinterpret_cast<const uint8_t*>(kNF4Digits.lo)))) {}
-};
-
-// Σ kNF4Int[code]·a over one 64-element sub-block, in 8 int32 lanes, for NA activation rows.
-template <int NA>
-inline void nf4_sub(const uint8_t* qs, const int8_t* const* qa, int off, const Nf4Tables& t, __m256i* i32) {
-  const __m256i w14 = _mm256_set1_epi16(1 << 14), w7 = _mm256_set1_epi16(1 << 7), ones = _mm256_set1_epi16(1);
-  const __m256i m4 = _mm256_set1_epi8(0x0f);
-  const __m256i v = load(qs);
-  for (int j = 0; j < NA; ++j) i32[j] = _mm256_setzero_si256();
-  for (int h = 0; h < 2; ++h) {  // elements 0..31 (low nibbles), then 32..63 (high nibbles)
-    const __m256i idx = _mm256_and_si256(h == 0 ? v : _mm256_srli_epi16(v, 4), m4);
-    const __m256i hs = _mm256_shuffle_epi8(t.hi, idx);
-    const __m256i uh = _mm256_abs_epi8(hs);
-    const __m256i um = _mm256_shuffle_epi8(t.mid, idx);
-    const __m256i ul = _mm256_shuffle_epi8(t.lo, idx);
-    for (int j = 0; j < NA; ++j) {
-      const __m256i sa = _mm256_sign_epi8(load(qa[j] + off + 32 * h), hs);
-      const __m256i ph = _mm256_madd_epi16(_mm256_maddubs_epi16(uh, sa), w14);
-      const __m256i pm = _mm256_madd_epi16(_mm256_maddubs_epi16(um, sa), w7);
-      const __m256i pl = _mm256_madd_epi16(_mm256_maddubs_epi16(ul, sa), ones);
-      i32[j] = _mm256_add_epi32(i32[j], _mm256_add_epi32(ph, _mm256_add_epi32(pm, pl)));
-    }
-  }
-}
-
-struct Nf4Kernel {
-  template <int R, int NA>
-  static void tile(int64_t k, const uint8_t* w, size_t ws, const uint8_t* const* act, float* out, int64_t ldo) {
-    const Nf4Tables tbl;
-    __m256 acc[R][NA];
-    for (int r = 0; r < R; ++r)
-      for (int j = 0; j < NA; ++j) acc[r][j] = _mm256_setzero_ps();
-    for (int64_t e0 = 0; e0 < k; e0 += kQKNF4) {
-      const int8_t* qa[NA];
-      float da[NA];
-      for (int j = 0; j < NA; ++j) {
-        const BlockQ8A* A = reinterpret_cast<const BlockQ8A*>(act[j]) + e0 / kQK8_A;
-        qa[j] = A->qs;
-        da[j] = A->d * kNF4IntUnit;
-      }
-      const int off = static_cast<int>(e0 % kQK8_A);
-      for (int r = 0; r < R; ++r) {
-        const BlockNF4* x = reinterpret_cast<const BlockNF4*>(w + r * ws) + e0 / kQKNF4;
-        _mm_prefetch(reinterpret_cast<const char*>(x) + kPrefetchBytes, _MM_HINT_T0);
-        const float d = _cvtsh_ss(x->d);
-        __m256i i32[NA];
-        nf4_sub<NA>(x->qs, qa, off, tbl, i32);
-        for (int j = 0; j < NA; ++j)
-          acc[r][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32[j]), _mm256_set1_ps(d * da[j]), acc[r][j]);
-      }
-    }
-    for (int r = 0; r < R; ++r)
-      for (int j = 0; j < NA; ++j) out[j * ldo + r] = hsum(acc[r][j]);
-  }
-};
 
 struct Nf4DqKernel {
   template <int R, int NA>
@@ -208,8 +147,8 @@ struct Q8_0ActKernel {
 }  // namespace
 
 void register_avx2_nf4_q4_kernels(KernelTable& t) {
-  t[Type::NF4].vec_dot = vec_dot_tile<Nf4Kernel>;
-  t[Type::NF4].gemm = gemm_tiles<Nf4Kernel>;
+  t[Type::NF4].vec_dot = vec_dot_tile<Code64Kernel<BlockNF4, Nf4Code>>;
+  t[Type::NF4].gemm = gemm_tiles<Code64Kernel<BlockNF4, Nf4Code>>;
   t[Type::NF4_DQ].vec_dot = vec_dot_tile<Nf4DqKernel>;
   t[Type::NF4_DQ].gemm = gemm_tiles<Nf4DqKernel>;
   t[Type::Q4_1].vec_dot = vec_dot_tile<Q4_1Kernel>;

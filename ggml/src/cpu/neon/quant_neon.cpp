@@ -11,27 +11,12 @@
 #include "../../quants.h"
 #include "../gemm_tiles.h"
 #include "../kernels.h"
+#include "nf4_neon.h"
 
 namespace qgml {
 namespace {
 
-// acc + Σ over each 4 lanes of a·b. Without SDOT the int16 pair sums stay
-// below 2·127·127 < 2^15.
-template <bool kDot>
-inline int32x4_t dot16(int32x4_t acc, int8x16_t a, int8x16_t b) {
-  if constexpr (kDot) {
-    return vdotq_s32(acc, a, b);
-  } else {
-    const int16x8_t p = vmlal_high_s8(vmull_s8(vget_low_s8(a), vget_low_s8(b)), a, b);
-    return vpadalq_s16(acc, p);
-  }
-}
-
-inline float f16(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(h))), 0);
-}
+using namespace neon;
 
 // Elements [16c, 16c+16) of a P-bit plane of a G-element group (layout in
 // quants.h), low P bits of each byte valid.
@@ -113,76 +98,6 @@ struct GptqKernel {
         accumulate_chunks<kDot, B, G, 0, NA>(p + kF.header(), qa, is);
         for (int j = 0; j < NA; ++j)
           acc[r][j] = vfmaq_n_f32(acc[r][j], vcvtq_f32_s32(minus_lane0(is[j], z * asum[j])), d * da[j]);
-      }
-    }
-    for (int r = 0; r < R; ++r)
-      for (int j = 0; j < NA; ++j) out[j * ldo + r] = vaddvq_f32(acc[r][j]);
-  }
-};
-
-// The NF4 digit tables (quants.h): signed digits, so plain signed products.
-struct Nf4Tables {
-  int8x16_t hi, mid, lo;
-  Nf4Tables() : hi(vld1q_s8(kNF4Digits.hi)), mid(vld1q_s8(kNF4Digits.mid)), lo(vld1q_s8(kNF4Digits.lo)) {}
-};
-
-// Σ kNF4Int[code]·a over a 64-element sub-block, by the three base-128
-// digits: kNF4Int = hi·2^14 + mid·2^7 + lo. A lane sums 16 elements, which
-// would overflow int32 once the digits are combined (16·2^21·127 > 2^31), so
-// each digit's sum (≤ 16·127·127, exact in float) is converted alone and the
-// three are combined in float, exactly but for the last two roundings.
-template <bool kDot>
-inline float32x4_t nf4_sub(const uint8_t* qs, const int8_t* qa, const Nf4Tables& t) {
-  int32x4_t ih = vdupq_n_s32(0), im = vdupq_n_s32(0), il = vdupq_n_s32(0);
-  for (int h = 0; h < 2; ++h) {
-    const uint8x16_t v = vld1q_u8(qs + 16 * h);
-    for (int n = 0; n < 2; ++n) {  // low nibbles: elements 16h.., high nibbles: 32+16h..
-      const uint8x16_t idx = n == 0 ? vandq_u8(v, vdupq_n_u8(0x0f)) : vshrq_n_u8(v, 4);
-      const int8x16_t a = vld1q_s8(qa + 32 * n + 16 * h);
-      ih = dot16<kDot>(ih, vqtbl1q_s8(t.hi, idx), a);
-      im = dot16<kDot>(im, vqtbl1q_s8(t.mid, idx), a);
-      il = dot16<kDot>(il, vqtbl1q_s8(t.lo, idx), a);
-    }
-  }
-  const float32x4_t ml = vfmaq_n_f32(vcvtq_f32_s32(il), vcvtq_f32_s32(im), 128.0f);
-  return vfmaq_n_f32(ml, vcvtq_f32_s32(ih), 16384.0f);
-}
-
-template <bool kDot, bool kDq>
-struct Nf4Kernel {
-  template <int R, int NA>
-  static void tile(int64_t k, const uint8_t* w, size_t ws, const uint8_t* const* act, float* out, int64_t ldo) {
-    const Nf4Tables tbl;
-    constexpr int kQK = kDq ? kQKNF4DQ : kQKNF4;
-    constexpr size_t kBytes = kDq ? sizeof(BlockNF4DQ) : sizeof(BlockNF4);
-    float32x4_t acc[R][NA];
-    for (int r = 0; r < R; ++r)
-      for (int j = 0; j < NA; ++j) acc[r][j] = vdupq_n_f32(0.0f);
-    for (int64_t e0 = 0; e0 < k; e0 += kQK) {
-      const int8_t* qa[NA];
-      float da[NA];
-      for (int j = 0; j < NA; ++j) {
-        const BlockQ8A* A = reinterpret_cast<const BlockQ8A*>(act[j]) + e0 / kQK8_A;
-        qa[j] = A->qs + e0 % kQK8_A;
-        da[j] = A->d * kNF4IntUnit;
-      }
-      for (int r = 0; r < R; ++r) {
-        const uint8_t* x = w + r * ws + (e0 / kQK) * kBytes;
-        __builtin_prefetch(x + kPrefetchBytes);
-        if constexpr (kDq) {
-          const BlockNF4DQ* b = reinterpret_cast<const BlockNF4DQ*>(x);
-          const float d = f16(x);
-          for (int s = 0; s < 4; ++s) {
-            const float ds = d * static_cast<float>(b->sc[s]);
-            for (int j = 0; j < NA; ++j)
-              acc[r][j] = vfmaq_n_f32(acc[r][j], nf4_sub<kDot>(b->qs + 32 * s, qa[j] + 64 * s, tbl), ds * da[j]);
-          }
-        } else {
-          const BlockNF4* b = reinterpret_cast<const BlockNF4*>(x);
-          const float d = f16(x);
-          for (int j = 0; j < NA; ++j)
-            acc[r][j] = vfmaq_n_f32(acc[r][j], nf4_sub<kDot>(b->qs, qa[j], tbl), d * da[j]);
-        }
       }
     }
     for (int r = 0; r < R; ++r)
@@ -312,8 +227,8 @@ void register_level(KernelTable& t) {
   QGML_GPTQ_SLOTS(GPTQ4S, 4, false)
   QGML_GPTQ_SLOTS(GPTQ3S, 3, false)
   QGML_GPTQ_SLOTS(GPTQ2S, 2, false)
-  QGML_SET(NF4, Nf4Kernel<kDot, false>)
-  QGML_SET(NF4_DQ, Nf4Kernel<kDot, true>)
+  QGML_SET(NF4, Nf4Kernel<kDot, BlockNF4>)
+  QGML_SET(NF4_DQ, Nf4Kernel<kDot, BlockNF4DQ>)
   QGML_SET(Q4_1, Q4_1Kernel<kDot>)
   QGML_SET(Q4_0, Q8_0ActKernel<kDot, true>)
   QGML_SET(Q8_0, Q8_0ActKernel<kDot, false>)
