@@ -50,17 +50,17 @@ const TypeTraits kTraits[kTypeCount] = {
     GPTQ_ROW("gptq2s_g128",  kQ + 18, 2, 128, 34, false),
     {"nf4",    kQ + 19, 64,  34,  true,  nf4_to_float,     nf4_from_float,     Type::Q8_A},
     {"nf4_dq", kQ + 20, 256, 134, true,  nf4_dq_to_float,  nf4_dq_from_float,  Type::Q8_A},
-    {"q5_0",   6,    32,   22,   true,  nullptr /*q5_0_to_float*/, nullptr /*q5_0_from_float*/,    Type::Q8_0},
-    {"q5_1",   7,    32,   24,   true,  nullptr /*q5_1_to_float*/, nullptr /*q5_1_from_float*/,    Type::Q8_A},
-    {"iq4_nl", 20,   32,   18,   true,  nullptr /*iq4_nl_to_float*/, nullptr /*iq4_nl_from_float*/,  Type::Q8_0},
+    {"q5_0",   6,    32,   22,   true,  q5_0_to_float, q5_0_from_float,    Type::Q8_0},
+    {"q5_1",   7,    32,   24,   true,  q5_1_to_float, q5_1_from_float,    Type::Q8_A},
+    {"iq4_nl", 20,   32,   18,   true,  iq4_nl_to_float, iq4_nl_from_float,  Type::Q8_0},
     {"q2_K",   10,   256,  84,   true,  q2_k_to_float, nullptr /*q2_k_from_float*/,    Type::Q8_K},
     {"q3_K",   11,   256,  110,  true,  q3_k_to_float, nullptr /*q3_k_from_float*/,    Type::Q8_K},
     {"q4_K",   12,   256,  144,  true,  q4_k_to_float, nullptr /*q4_k_from_float*/,    Type::Q8_K},
     {"q5_K",   13,   256,  176,  true,  q5_k_to_float, nullptr /*q5_k_from_float*/,    Type::Q8_K},
     {"q6_K",   14,   256,  210,  true,  q6_k_to_float, nullptr /*q6_k_from_float*/,    Type::Q8_K},
     {"q8_K",   15,   256,  292,  true,  q8_k_to_float, q8_k_from_float,    Type::Q8_K},
-    {"nf4_f32", kQ + 21, 64, 36,  true,  nullptr /*nf4_f32_to_float*/, nullptr /*nf4_f32_from_float*/, Type::Q8_A},
-    {"fp4_f32", kQ + 22, 64, 36,  true,  nullptr /*fp4_f32_to_float*/, nullptr /*fp4_f32_from_float*/, Type::Q8_A},
+    {"nf4_f32", kQ + 21, 64, 36,  true,  nf4_f32_to_float, nf4_f32_from_float, Type::Q8_A},
+    {"fp4_f32", kQ + 22, 64, 36,  true,  fp4_f32_to_float, fp4_f32_from_float, Type::Q8_A},
 };
 #undef GPTQ_ROW
 
