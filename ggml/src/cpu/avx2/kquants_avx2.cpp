@@ -1,8 +1,269 @@
-// Placeholder registration: the kernels land here.
+// AVX2 kernels for llama.cpp's K-quants against Q8_K activations, and the
+// Q8_K activation quantizer.
+//
+// Per super-block and activation row, the same exact integers as the scalar
+// reference (cpu/scalar/kquants_scalar.cpp): each 32-weight chunk is
+// unpacked to bytes (quants are unsigned: Q3_K/Q6_K's −4/−32 offsets are
+// taken out later through the activation sums), multiplied with the int8
+// activations by maddubs (u8 × s8 into int16: at most 2·63·127 = 16002, no
+// saturation), weighted by its sub-block scales with madd into int32
+// (|Σ| < 2^27 per block). Mins and offsets are Σ scale_j·bsums_j, one more
+// madd. One convert and FMA per super-block carries it into the row's float
+// accumulator; only the float summation order differs from scalar.
+#include <cmath>
+#include <type_traits>
+
+#include "../../quants.h"
+#include "../../quants_k.h"
+#include "../gemm_tiles.h"
 #include "../kernels.h"
+#include "avx2_util.h"
 
 namespace qgml {
+namespace {
 
-void register_avx2_kquant_kernels(KernelTable&) {}
+using namespace avx2;
+
+inline const BlockQ8K* act_block(const uint8_t* a, int64_t b) { return reinterpret_cast<const BlockQ8K*>(a) + b; }
+
+// Lanes 0-7 (elements 0-15 after maddubs) get s0, lanes 8-15 get s1.
+inline __m256i pair_scale(int s0, int s1) {
+  return _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(s1)), _mm_set1_epi16(static_cast<int16_t>(s0)));
+}
+
+// Shared tiling over super-blocks: U::block<NA> adds one super-block of one
+// weight row into NA float accumulators (the same operations for any NA).
+template <class U>
+struct KTile {
+  template <int R, int NA>
+  static void tile(int64_t k, const uint8_t* w, size_t ws, const uint8_t* const* act, float* out, int64_t ldo) {
+    const int64_t nb = (k + kQK_K - 1) / kQK_K;
+    __m256 acc[R][NA];
+    for (int r = 0; r < R; ++r)
+      for (int j = 0; j < NA; ++j) acc[r][j] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      const BlockQ8K* a[NA];
+      for (int j = 0; j < NA; ++j) a[j] = act_block(act[j], b);
+      for (int r = 0; r < R; ++r) {
+        const uint8_t* p = w + r * ws + b * static_cast<int64_t>(sizeof(typename U::Block));
+        _mm_prefetch(reinterpret_cast<const char*>(p) + kPrefetchBytes, _MM_HINT_T0);
+        U::template block<NA>(*reinterpret_cast<const typename U::Block*>(p), a, acc[r]);
+      }
+    }
+    for (int r = 0; r < R; ++r)
+      for (int j = 0; j < NA; ++j) out[j * ldo + r] = hsum(acc[r][j]);
+  }
+};
+
+// isum += scale16 · maddubs(q, a) for each activation row.
+template <int NA>
+inline void chunk(__m256i q, __m256i scale16, const BlockQ8K* const* a, int off, __m256i* isum) {
+  for (int j = 0; j < NA; ++j)
+    isum[j] = _mm256_add_epi32(isum[j], _mm256_madd_epi16(_mm256_maddubs_epi16(q, load(a[j]->qs + off)), scale16));
+}
+
+inline __m256i bsums(const BlockQ8K* a) { return load(a->bsums); }
+
+struct Q2K {
+  using Block = BlockQ2K;
+  template <int NA>
+  static void block(const BlockQ2K& x, const BlockQ8K* const* a, __m256* acc) {
+    const __m256i m3 = _mm256_set1_epi8(3);
+    __m256i isum[NA];
+    for (int j = 0; j < NA; ++j) isum[j] = _mm256_setzero_si256();
+    for (int h = 0; h < 2; ++h) {
+      const __m256i q = load(x.qs + 32 * h);
+      for (int c = 0; c < 4; ++c) {
+        const int s = 8 * h + 2 * c;
+        const __m256i qc = _mm256_and_si256(_mm256_srli_epi16(q, 2 * c), m3);
+        chunk<NA>(qc, pair_scale(x.scales[s] & 15, x.scales[s + 1] & 15), a, 128 * h + 32 * c, isum);
+      }
+    }
+    const __m256i mins = _mm256_cvtepu8_epi16(_mm_srli_epi16(
+        _mm_and_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x.scales)), _mm_set1_epi8(static_cast<char>(0xf0))), 4));
+    const float d = fp16_to_f32(x.d), dmin = fp16_to_f32(x.dmin);
+    for (int j = 0; j < NA; ++j) {
+      const __m256i msum = _mm256_madd_epi16(mins, bsums(a[j]));
+      acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[j]), _mm256_set1_ps(d * a[j]->d), acc[j]);
+      acc[j] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_set1_ps(dmin * a[j]->d), acc[j]);
+    }
+  }
+};
+
+// Offsets types (Q3_K: q − 4, Q6_K: q − 32): isum −= off · Σ sc_j·bsums_j.
+template <int NA, int kShift>
+inline void take_offset(const __m256i sc16, const BlockQ8K* const* a, __m256i* isum) {
+  for (int j = 0; j < NA; ++j)
+    isum[j] = _mm256_sub_epi32(isum[j], _mm256_slli_epi32(_mm256_madd_epi16(sc16, bsums(a[j])), kShift));
+}
+
+struct Q3K {
+  using Block = BlockQ3K;
+  template <int NA>
+  static void block(const BlockQ3K& x, const BlockQ8K* const* a, __m256* acc) {
+    // The 16 six-bit scales (layout in quants_k.h) through 32-bit words.
+    uint32_t w[3], s[4];
+    std::memcpy(w, x.scales, 12);
+    const uint32_t lo4 = 0x0f0f0f0f, lo2 = 0x03030303;
+    s[0] = (w[0] & lo4) | ((w[2] & lo2) << 4);
+    s[1] = (w[1] & lo4) | (((w[2] >> 2) & lo2) << 4);
+    s[2] = ((w[0] >> 4) & lo4) | (((w[2] >> 4) & lo2) << 4);
+    s[3] = ((w[1] >> 4) & lo4) | (((w[2] >> 6) & lo2) << 4);
+    alignas(16) int8_t sc[16];
+    _mm_store_si128(reinterpret_cast<__m128i*>(sc),
+                    _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s)), _mm_set1_epi8(32)));
+    const __m256i m3 = _mm256_set1_epi8(3), m1 = _mm256_set1_epi8(1);
+    const __m256i hm = load(x.hmask);
+    __m256i isum[NA];
+    for (int j = 0; j < NA; ++j) isum[j] = _mm256_setzero_si256();
+    for (int h = 0; h < 2; ++h) {
+      const __m256i q = load(x.qs + 32 * h);
+      for (int c = 0; c < 4; ++c) {
+        const __m256i lo = _mm256_and_si256(_mm256_srli_epi16(q, 2 * c), m3);
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(hm, 4 * h + c), m1);
+        const __m256i qc = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 2));
+        chunk<NA>(qc, pair_scale(sc[8 * h + 2 * c], sc[8 * h + 2 * c + 1]), a, 128 * h + 32 * c, isum);
+      }
+    }
+    take_offset<NA, 2>(_mm256_cvtepi8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(sc))), a, isum);
+    const float d = fp16_to_f32(x.d);
+    for (int j = 0; j < NA; ++j)
+      acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[j]), _mm256_set1_ps(d * a[j]->d), acc[j]);
+  }
+};
+
+// Q4_K / Q5_K: 8 sub-blocks of 32 with 6-bit scales and mins.
+template <bool kHigh>
+struct Q45K {
+  using Block = std::conditional_t<kHigh, BlockQ5K, BlockQ4K>;
+  template <int NA>
+  static void block(const Block& x, const BlockQ8K* const* a, __m256* acc) {
+    // Scales to bytes 0-7 and mins to bytes 8-15 (layout in quants_k.h).
+    uint32_t w[3], s[4];
+    std::memcpy(w, x.scales, 12);
+    const uint32_t lo6 = 0x3f3f3f3f, lo4 = 0x0f0f0f0f, lo2 = 0x03030303;
+    s[0] = w[0] & lo6;
+    s[1] = (w[2] & lo4) | (((w[0] >> 6) & lo2) << 4);
+    s[2] = w[1] & lo6;
+    s[3] = ((w[2] >> 4) & lo4) | (((w[1] >> 6) & lo2) << 4);
+    const uint8_t* sc = reinterpret_cast<const uint8_t*>(s);
+    const __m256i m4 = _mm256_set1_epi8(15);
+    __m256i qh;
+    if constexpr (kHigh) qh = load(x.qh);
+    __m256i isum[NA];
+    for (int j = 0; j < NA; ++j) isum[j] = _mm256_setzero_si256();
+    for (int p = 0; p < 4; ++p) {
+      const __m256i q = load(x.qs + 32 * p);
+      __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+      if constexpr (kHigh) {
+        const __m256i one = _mm256_set1_epi8(1);
+        lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * p), one), 4));
+        hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * p + 1), one), 4));
+      }
+      chunk<NA>(lo, _mm256_set1_epi16(sc[2 * p]), a, 64 * p, isum);
+      chunk<NA>(hi, _mm256_set1_epi16(sc[2 * p + 1]), a, 64 * p + 32, isum);
+    }
+    // Each min pairs with the two 16-sums of its sub-block.
+    const __m128i dup = _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
+    const __m256i mins = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s)), dup));
+    const float d = fp16_to_f32(x.d), dmin = fp16_to_f32(x.dmin);
+    for (int j = 0; j < NA; ++j) {
+      const __m256i msum = _mm256_madd_epi16(mins, bsums(a[j]));
+      acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[j]), _mm256_set1_ps(d * a[j]->d), acc[j]);
+      acc[j] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_set1_ps(dmin * a[j]->d), acc[j]);
+    }
+  }
+};
+
+struct Q6K {
+  using Block = BlockQ6K;
+  template <int NA>
+  static void block(const BlockQ6K& x, const BlockQ8K* const* a, __m256* acc) {
+    const __m256i m4 = _mm256_set1_epi8(15), m3 = _mm256_set1_epi8(3);
+    __m256i isum[NA];
+    for (int j = 0; j < NA; ++j) isum[j] = _mm256_setzero_si256();
+    for (int h = 0; h < 2; ++h) {
+      const __m256i l0 = load(x.ql + 64 * h), l1 = load(x.ql + 64 * h + 32), qh = load(x.qh + 32 * h);
+      const __m256i lo[4] = {_mm256_and_si256(l0, m4), _mm256_and_si256(l1, m4),
+                             _mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(_mm256_srli_epi16(l1, 4), m4)};
+      for (int c = 0; c < 4; ++c) {
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), m3);
+        const __m256i qc = _mm256_or_si256(lo[c], _mm256_slli_epi16(hi, 4));
+        const int s = 8 * h + 2 * c;
+        chunk<NA>(qc, pair_scale(x.scales[s], x.scales[s + 1]), a, 128 * h + 32 * c, isum);
+      }
+    }
+    take_offset<NA, 5>(_mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x.scales))), a, isum);
+    const float d = fp16_to_f32(x.d);
+    for (int j = 0; j < NA; ++j)
+      acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[j]), _mm256_set1_ps(d * a[j]->d), acc[j]);
+  }
+};
+
+// Bit-exact with q8_k_from_float: the same first element of largest
+// magnitude (ties keep the earliest), the same iscale = −127/max, and
+// round-to-nearest-even of iscale·x clamped at 127.
+void quantize_q8_k(const float* x, void* dst, int64_t k) {
+  BlockQ8K* out = static_cast<BlockQ8K*>(dst);
+  alignas(32) float tmp[kQK_K];
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  for (int64_t i = 0; i < k; i += kQK_K, ++out) {
+    const float* src = x + i;
+    if (k - i < kQK_K) {
+      std::memset(tmp, 0, sizeof tmp);
+      std::memcpy(tmp, src, static_cast<size_t>(k - i) * sizeof(float));
+      src = tmp;
+    }
+    __m256 m = _mm256_setzero_ps();
+    for (int j = 0; j < kQK_K; j += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(src + j)));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    const float amax = _mm_cvtss_f32(m4);
+    if (amax == 0.0f) {
+      std::memset(out, 0, sizeof *out);
+      continue;
+    }
+    // The sign of the first element reaching amax (the scalar scan's choice).
+    float max = amax;
+    for (int j = 0; j < kQK_K; ++j)
+      if (std::fabs(src[j]) == amax) {
+        max = src[j];
+        break;
+      }
+    const float iscale = -127.0f / max;
+    const __m256 is = _mm256_set1_ps(iscale);
+    const __m256i lim = _mm256_set1_epi32(127);
+    for (int s = 0; s < kQK_K / 32; ++s) {
+      const float* p = src + 32 * s;
+      __m256i v[4];
+      for (int u = 0; u < 4; ++u)
+        v[u] = _mm256_min_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(p + 8 * u), is)), lim);
+      // Sums of 16: elements 0-15 are v[0], v[1]; 16-31 are v[2], v[3].
+      out->bsums[2 * s] = static_cast<int16_t>(hsum_i32(_mm256_add_epi32(v[0], v[1])));
+      out->bsums[2 * s + 1] = static_cast<int16_t>(hsum_i32(_mm256_add_epi32(v[2], v[3])));
+      const __m256i b8 = _mm256_packs_epi16(_mm256_packs_epi32(v[0], v[1]), _mm256_packs_epi32(v[2], v[3]));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out->qs + 32 * s), _mm256_permutevar8x32_epi32(b8, order));
+    }
+    out->d = 1.0f / iscale;
+  }
+}
+
+}  // namespace
+
+void register_avx2_kquant_kernels(KernelTable& t) {
+  t[Type::Q8_K].quantize_act = quantize_q8_k;
+  t[Type::Q2_K].vec_dot = vec_dot_tile<KTile<Q2K>>;
+  t[Type::Q2_K].gemm = gemm_tiles<KTile<Q2K>>;
+  t[Type::Q3_K].vec_dot = vec_dot_tile<KTile<Q3K>>;
+  t[Type::Q3_K].gemm = gemm_tiles<KTile<Q3K>>;
+  t[Type::Q4_K].vec_dot = vec_dot_tile<KTile<Q45K<false>>>;
+  t[Type::Q4_K].gemm = gemm_tiles<KTile<Q45K<false>>>;
+  t[Type::Q5_K].vec_dot = vec_dot_tile<KTile<Q45K<true>>>;
+  t[Type::Q5_K].gemm = gemm_tiles<KTile<Q45K<true>>>;
+  t[Type::Q6_K].vec_dot = vec_dot_tile<KTile<Q6K>>;
+  t[Type::Q6_K].gemm = gemm_tiles<KTile<Q6K>>;
+}
 
 }  // namespace qgml
