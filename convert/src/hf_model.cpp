@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "hf_family.h"
+#include "import_quant.h"
 #include "json.h"
 #include "qgml/convert.h"
 #include "qgml/error.h"
@@ -203,6 +204,32 @@ int64_t permuted_source_row(int64_t row, int64_t hd) {
   return h * hd + (within % 2) * (hd / 2) + within / 2;
 }
 
+// An imported quantized linear as a SourceTensor: its rows in GGUF order
+// (q/k permuted like float weights), stored as the importer packed them.
+SourceTensor quantized_tensor(const std::string& g, const quant::Linear& lin, const HParams& h, bool permute_qk) {
+  SourceTensor t;
+  t.name = g;
+  t.n_dims = 2;
+  t.ne[0] = lin.n_in;
+  t.ne[1] = lin.n_out;
+  t.stored_type = lin.type;
+  t.perm = lin.perm;
+  int64_t n_head_perm = 0;
+  if (permute_qk && g.find(".attn_q.") != std::string::npos) n_head_perm = h.n_head;
+  if (permute_qk && g.find(".attn_k.") != std::string::npos) n_head_perm = h.n_head_kv;
+  const int64_t hd = n_head_perm ? lin.n_out / n_head_perm : 0;
+  const size_t rs = row_size(lin.type, lin.n_in);
+  const int64_t k = lin.n_in;
+  t.read_rows = [f = lin.float_rows, hd, k](int64_t first, int64_t count, float* dst) {
+    if (hd == 0) return f(first, count, dst);
+    for (int64_t r = 0; r < count; ++r) f(permuted_source_row(first + r, hd), 1, dst + r * k);
+  };
+  t.read_stored = [f = lin.pack_rows, hd, rs](int64_t first, int64_t count, uint8_t* dst) {
+    if (hd == 0) return f(first, count, dst);
+    for (int64_t r = 0; r < count; ++r) f(permuted_source_row(first + r, hd), 1, dst + static_cast<size_t>(r) * rs);
+  };
+  return t;
+}
 
 }  // namespace
 
@@ -211,12 +238,18 @@ std::unique_ptr<SourceModel> open_hf(const std::string& dir, const std::string& 
   if (!file_exists(cfg_path)) fail("%s: no config.json (not a Hugging Face model directory?)", dir.c_str());
   const json::Value cfg = json::parse_file(cfg_path);
   if (!cfg.is_object()) fail("%s: not a JSON object", cfg_path.c_str());
+  // GPTQ / AWQ / bitsandbytes checkpoints: import_quant.h.
+  const quant::Config qc = quant::read_config(dir, cfg);
+  if (qc.method != quant::Method::None && hf::find_family(cfg))
+    fail("%s: quantized checkpoints can be imported for Llama, Mistral and Qwen2 models only", cfg_path.c_str());
   if (auto other = hf::open_family(dir, cfg, vocab)) return other;  // OPT, Falcon, GPT-2, GPT-NeoX: hf_family.h
   const Arch arch = pick_arch(cfg, cfg_path);
   const HParams h = read_hparams(cfg, cfg_path);
 
   // Find every tensor: the shard index names the file of each, or there is one file.
-  const std::map<std::string, hf::Location> where = hf::find_tensors(dir);
+  std::map<std::string, hf::Location> where = quant::find_tensors(dir, qc);
+  // Quantized linears leave `where` here; they are checked and added below beside the float tensors.
+  const std::map<std::string, quant::Linear> qlinears = quant::import_linears(qc, where);
 
   // Map names; check dtypes and shapes against the config.
   const int64_t q_rows = h.n_head * h.head_dim, kv_rows = h.n_head_kv * h.head_dim;
@@ -261,6 +294,21 @@ std::unique_ptr<SourceModel> open_hf(const std::string& dir, const std::string& 
            want.c_str());
     }
     by_gguf[g] = {name, loc};
+  }
+  std::map<std::string, const quant::Linear*> quantized;  // gguf name → imported linear
+  for (const auto& [name, lin] : qlinears) {
+    std::string g;
+    int64_t layer;
+    if (!map_name(name, &g, &layer) || layer >= h.n_layer || !expected_shape(g).size()) {
+      fail("%s: quantized tensor '%s' is not part of a %s model this converter knows", lin.file.c_str(), name.c_str(), arch.gguf.c_str());
+    }
+    if (expected_shape(g) != std::vector<int64_t>{lin.n_out, lin.n_in}) {
+      fail("%s: quantized tensor '%s' is [%lld, %lld], but config.json implies [%lld, %lld]", lin.file.c_str(), name.c_str(),
+           static_cast<long long>(lin.n_out), static_cast<long long>(lin.n_in), static_cast<long long>(expected_shape(g)[0]),
+           static_cast<long long>(expected_shape(g)[1]));
+    }
+    if (by_gguf.count(g)) fail("%s: '%s' is stored both quantized and as floats", lin.file.c_str(), name.c_str());
+    quantized[g] = &lin;
   }
 
   auto m = std::make_unique<SourceModel>();
@@ -307,11 +355,15 @@ std::unique_ptr<SourceModel> open_hf(const std::string& dir, const std::string& 
   // The vocabulary is padded to vocab_size: check first that the embedding of
   // that many rows is really in the checkpoint, so a config alone cannot make
   // the import build millions of padding tokens.
-  if (!by_gguf.count("token_embd.weight")) fail("%s: tensor for 'token_embd.weight' is missing from the checkpoint", dir.c_str());
+  if (!by_gguf.count("token_embd.weight") && !quantized.count("token_embd.weight")) fail("%s: tensor for 'token_embd.weight' is missing from the checkpoint", dir.c_str());
   import_hf_tokenizer(dir, cfg, h.n_vocab, arch.gguf == "llama", vocab, *m);
 
   // Tensors, in llama.cpp's usual order; a missing one is an error.
   auto add = [&](const std::string& g, bool required) {
+    if (auto q = quantized.find(g); q != quantized.end()) {
+      m->tensors.push_back(quantized_tensor(g, *q->second, h, arch.permute_qk));
+      return;
+    }
     auto it = by_gguf.find(g);
     if (it == by_gguf.end()) {
       if (required) fail("%s: tensor for '%s' is missing from the checkpoint", dir.c_str(), g.c_str());

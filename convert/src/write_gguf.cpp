@@ -9,6 +9,7 @@
 #include "qgml/convert.h"
 #include "qgml/error.h"
 #include "qgml/fp16.h"
+#include "qgml/quant.h"
 
 namespace qgml::convert {
 
@@ -66,8 +67,19 @@ void write_gguf(const SourceModel& m, const std::string& out, Type outtype) {
   w.set("general.file_type", gguf::Value::u32(ftype));
 
   for (const SourceTensor& t : m.tensors) {
-    const Type type = tensor_out_type(t, outtype);
     const SourceTensor* tp = &t;  // SourceModel outlives w.write() below
+    if (t.read_stored) {  // an imported quantized weight: its bytes as they are
+      w.add_tensor(t.name, t.stored_type, t.n_dims, t.ne, [tp](void* dst, size_t nbytes) {
+        QGML_ASSERT(nbytes == row_size(tp->stored_type, tp->ne[0]) * static_cast<size_t>(tp->n_rows()));
+        if (nbytes > 0) tp->read_stored(0, tp->n_rows(), static_cast<uint8_t*>(dst));
+      });
+      if (!t.perm.empty()) {
+        const int64_t ne[1] = {static_cast<int64_t>(t.perm.size())};
+        w.add_tensor(t.name + kPermSuffix, Type::I32, 1, ne, t.perm.data());
+      }
+      continue;
+    }
+    const Type type = tensor_out_type(t, outtype);
     w.add_tensor(t.name, type, t.n_dims, t.ne, [tp, type](void* dst, size_t nbytes) {
       const int64_t n = tp->n_elements(), row = tp->ne[0];
       QGML_ASSERT(nbytes == static_cast<size_t>(n) * (type == Type::F32 ? 4 : 2));

@@ -16,7 +16,8 @@
 //    GPT2LMHeadModel or GPTNeoXForCausalLM (convert/src/hf_family.h), F32/F16/
 //    BF16 weights, with tokenizer.json (byte-level BPE or SentencePiece-style
 //    BPE), tokenizer.model (SentencePiece protobuf) or GPT-2's vocab.json +
-//    merges.txt.
+//    merges.txt. Llama/Mistral/Qwen2 checkpoints quantized with GPTQ, AWQ or
+//    bitsandbytes 4-bit keep their quantized linears as exact qgml types.
 // Every problem with the input is a qgml::Error naming the file and the problem.
 #pragma once
 #include <cstdint>
@@ -38,6 +39,15 @@ struct SourceTensor {
   // tensor in GGUF layout; a row is ne[0] contiguous elements. Reading a large
   // tensor in row ranges keeps memory at one range, not one tensor.
   std::function<void(int64_t first, int64_t count, float* dst)> read_rows;
+  // Imported quantized weights (GPTQ, AWQ, bitsandbytes checkpoints) are
+  // written as stored_type, whatever the output type, from read_stored (rows
+  // [first, first + count), row_size(stored_type, ne[0]) bytes each), with
+  // the act-order permutation `perm` (qgml/quant.h) as "<name>.perm" when it
+  // is not empty; read_rows still gives their dequantized values, in the
+  // original column order. Null read_stored: an ordinary float tensor.
+  Type stored_type = Type::F32;
+  std::function<void(int64_t first, int64_t count, uint8_t* dst)> read_stored;
+  std::vector<int32_t> perm;
 
   int64_t n_elements() const { return ne[0] * ne[1] * ne[2] * ne[3]; }
   int64_t n_rows() const { return ne[1] * ne[2] * ne[3]; }
@@ -71,6 +81,13 @@ Type tensor_out_type(const SourceTensor& t, Type outtype);
 // Writes the model as GGUF (atomically), converting one tensor at a time.
 // Sets general.file_type and general.quantization_version.
 void write_gguf(const SourceModel& m, const std::string& out, Type outtype);
+
+// The way back (qgml dequantize): writes a Llama/Qwen2 GGUF as a Hugging
+// Face directory out_dir (config.json and model.safetensors, F32 or BF16,
+// HF tensor names, every tensor dequantized, act-order and q/k re-layouts
+// undone). out_dir must not exist or be empty; it appears complete or not at
+// all. Returns notes for the user (what was not exported).
+std::vector<std::string> write_hf(const std::string& gguf, const std::string& out_dir, Type dtype);
 
 // Convenience wrappers: open + write_gguf.
 void convert_llama2c(const std::string& bin, const std::string& tokenizer_bin, const std::string& out, Type outtype);
