@@ -167,6 +167,13 @@ struct WeightSet {
         std::vector<uint8_t> rows(rs * 32);
         std::vector<float> x(static_cast<size_t>(s.K));
         for (int r = 0; r < 32; ++r) {
+          if (traits(t).from_float == nullptr) {
+            // No reference quantizer (llama.cpp's K-quants): random blocks.
+            // Bytes below 0x40 keep every f16 scale finite and every float
+            // product normal, so timing is that of real data.
+            for (size_t b = 0; b < rs; ++b) rows[rs * r + b] = static_cast<uint8_t>(rng() & 0x3f);
+            continue;
+          }
           for (float& v : x) v = dist(rng);
           traits(t).from_float(x.data(), rows.data() + rs * r, s.K);
         }
