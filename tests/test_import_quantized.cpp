@@ -9,18 +9,24 @@
 
 #include <cmath>
 #include <cstring>
+#include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "convert_test_util.h"
+#include "golden_util.h"
+#include "npy.h"
 #include "qgml/convert.h"
 #include "qgml/error.h"
 #include "qgml/gguf.h"
+#include "qgml/io.h"
 #include "qgml/model.h"
 #include "qgml/quant.h"
 #include "qgml/session.h"
+#include "json.h"
 #include "safetensors.h"
 #include "test_util.h"
 
@@ -189,3 +195,173 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, ImportQuantized, ::testing::ValuesIn(kFixture
                            for (char& c : n) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
                            return n;
                          });
+
+// Forward: the imported act-order GPTQ model, run by qgml's quantized kernels
+// (with the .perm activation gather), against the F32 model built from the
+// same weights dequantized (qgml dequantize → convert). Both see identical
+// weight values, so what differs is only the kernels' 8-bit activation
+// quantization; and both are compared with the unquantized model's PyTorch
+// logits, loosely, as a check that the import is the model at all.
+TEST(ImportQuantizedForward, ActOrderGptqLogitsMatchDequantizedF32Model) {
+  QGML_REQUIRE_SHARED(dir, "data/quantized-hf/house-llama-gptq-4bit-g128-sym-actorder");
+  QGML_REQUIRE_SHARED(house, "data/models/house-llama");
+  test::TempDir tmp;
+  const std::string q = tmp.file("q.gguf"), hf = tmp.file("hf"), f = tmp.file("f32.gguf");
+  convert::write_gguf(*convert::open_hf(dir), q, Type::F32);
+  convert::write_hf(q, hf, Type::F32);
+  for (const char* n : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"})
+    std::filesystem::copy_file(dir + "/" + n, hf + "/" + n);
+  convert::write_gguf(*convert::open_hf(hf), f, Type::F32);
+  // Negative control: the same blocks without their .perm tensors.
+  const std::string bad = tmp.file("noperm.gguf");
+  {
+    auto src = convert::open_hf(dir);
+    for (auto& t : src->tensors) t.perm.clear();
+    convert::write_gguf(*src, bad, Type::F32);
+  }
+  const auto mq = Model::load(q), mf = Model::load(f), mb = Model::load(bad);
+  const json::Value golden = json::parse_file(house + "/golden/prompts_golden.json");
+  const int64_t V = mq->hparams().n_vocab;
+  int n = 0;
+  for (const json::Value& p : golden.get("prompts")->items()) {
+    std::vector<int32_t> ids;
+    for (const json::Value& v : p.get("ids")->items()) ids.push_back(static_cast<int32_t>(v.as_int()));
+    SessionParams sp;
+    sp.kv_type = Type::F32;
+    sp.n_threads = 2;
+    Session sq(*mq, sp), sf(*mf, sp), sb(*mb, sp);
+    const std::vector<float> lq = sq.eval(ids, false), lf = sf.eval(ids, false), lb = sb.eval(ids, false);
+    ASSERT_EQ(lq.size(), static_cast<size_t>(V));
+    std::vector<int64_t> shape;
+    const std::vector<double> gold = test::read_npy_f64(house + "/golden/" + p.get("last_logits_file")->as_string(), &shape);
+    ASSERT_EQ(gold.size(), static_cast<size_t>(V));
+    const std::vector<double> ref(lf.begin(), lf.end());
+    const double e_kernel = test::relative_error(lq.data(), ref.data(), V);
+    const double e_noperm = test::relative_error(lb.data(), ref.data(), V);
+    const double e_torch = test::relative_error(lq.data(), gold.data(), V);
+    // Measured on house-llama's 4 golden prompts: 2.2e-3..7.2e-3, without
+    // .perm 0.81..1.19, vs PyTorch's unquantized forward 8.6e-3..2.9e-2.
+    EXPECT_LT(e_kernel, 0.02) << p.get("text")->as_string();
+    EXPECT_GT(e_noperm, 0.3) << "dropping the act-order permutation must show";
+    EXPECT_LT(e_torch, 0.1) << "4-bit GPTQ vs the unquantized model";
+    std::fprintf(stderr, "prompt %d: max|d|/max|logit| quantized kernels vs dequantized f32 %.2e, without .perm %.2e, vs "
+                 "unquantized PyTorch %.2e\n", n++, e_kernel, e_noperm, e_torch);
+  }
+  EXPECT_GT(n, 0);
+}
+
+namespace {
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+  for (size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size())) s.replace(p, from.size(), to);
+  return s;
+}
+
+// A copy of fixture `name` in `out` whose checkpoint file `file` went through
+// `edit` and whose JSON files had `from` replaced by `to`.
+void edited_copy(const std::string& dir, const std::string& file, const std::string& out,
+                 const std::function<void(std::vector<test::StEntry>&)>& edit, const std::string& from = "",
+                 const std::string& to = "") {
+  std::filesystem::create_directories(out);
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    const std::string n = e.path().filename().string();
+    if (n == file || n == "reference.safetensors") continue;
+    std::string text = read_file(e.path().string());
+    if (!from.empty()) text = replace_all(text, from, to);
+    test::write_bytes(out + "/" + n, text);
+  }
+  safetensors::File f(dir + "/" + file);
+  std::vector<test::StEntry> entries;
+  for (const auto& t : f.tensors())
+    entries.push_back({t.name, safetensors::dtype_name(t.dtype), t.shape,
+                       std::string(reinterpret_cast<const char*>(f.data(t)), static_cast<size_t>(t.nbytes))});
+  edit(entries);
+  test::write_safetensors(out + "/" + file, entries);
+}
+
+std::string import_error(const std::string& dir) {
+  try {
+    convert::open_hf(dir);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+const char* kGptq = "house-llama-gptq-4bit-g128-asym";
+const char* kGptqFile = "gptq_model-4bit-128g.safetensors";
+const std::string kQ = "model.layers.0.self_attn.q_proj";
+
+}  // namespace
+
+TEST(ImportQuantizedErrors, MissingQzerosNamesFileAndTensor) {
+  QGML_REQUIRE_SHARED(dir, (std::string("data/quantized-hf/") + kGptq).c_str());
+  test::TempDir tmp;
+  edited_copy(dir, kGptqFile, tmp.path(), [](std::vector<test::StEntry>& e) {
+    e.erase(std::remove_if(e.begin(), e.end(), [](const test::StEntry& x) { return x.name == kQ + ".qzeros"; }), e.end());
+  });
+  const std::string err = import_error(tmp.path());
+  EXPECT_NE(err.find(kGptqFile), std::string::npos) << err;
+  EXPECT_NE(err.find(kQ + ".qzeros' is missing"), std::string::npos) << err;
+}
+
+TEST(ImportQuantizedErrors, WrongQzerosShape) {
+  QGML_REQUIRE_SHARED(dir, (std::string("data/quantized-hf/") + kGptq).c_str());
+  test::TempDir tmp;
+  edited_copy(dir, kGptqFile, tmp.path(), [](std::vector<test::StEntry>& e) {
+    for (auto& x : e)
+      if (x.name == kQ + ".qzeros") {  // one group too few
+        x.shape[0] -= 1;
+        x.data.resize(x.data.size() / 2);
+      }
+  });
+  const std::string err = import_error(tmp.path());
+  EXPECT_NE(err.find(kGptqFile), std::string::npos) << err;
+  EXPECT_NE(err.find(kQ + ".qzeros' has shape [1, 32], expected [2, 32]"), std::string::npos) << err;
+}
+
+TEST(ImportQuantizedErrors, UnsupportedBitsAndFormat) {
+  QGML_REQUIRE_SHARED(dir, (std::string("data/quantized-hf/") + kGptq).c_str());
+  auto keep = [](std::vector<test::StEntry>&) {};
+  test::TempDir a, b;
+  edited_copy(dir, kGptqFile, a.path(), keep, "\"bits\": 4", "\"bits\": 5");
+  std::string err = import_error(a.path());
+  EXPECT_NE(err.find("config.json: GPTQ with 5 bits is not supported"), std::string::npos) << err;
+  edited_copy(dir, kGptqFile, b.path(), keep, "\"checkpoint_format\": \"gptq\"", "\"checkpoint_format\": \"marlin\"");
+  err = import_error(b.path());
+  EXPECT_NE(err.find("checkpoint_format 'marlin' is not supported"), std::string::npos) << err;
+}
+
+TEST(ImportQuantizedErrors, BnbRowsNotMultipleOf64) {
+  QGML_REQUIRE_SHARED(dir, "data/quantized-hf/house-llama-bnb-nf4-dq");
+  test::TempDir tmp;
+  const std::string state = "model.layers.0.mlp.down_proj.weight.quant_state.bitsandbytes__nf4";
+  edited_copy(dir, "model.safetensors", tmp.path(), [&](std::vector<test::StEntry>& e) {
+    for (auto& x : e)
+      if (x.name == state) {  // same element count, 96 columns
+        x.data = replace_all(x.data, "[256, 768]", "[2048, 96]");
+        x.shape = {static_cast<int64_t>(x.data.size())};
+      }
+  });
+  const std::string err = import_error(tmp.path());
+  EXPECT_NE(err.find("model.safetensors"), std::string::npos) << err;
+  EXPECT_NE(err.find(state), std::string::npos) << err;
+  EXPECT_NE(err.find("96 input columns; qgml's 4-bit blocks need a multiple of 64"), std::string::npos) << err;
+}
+
+TEST(ImportQuantizedErrors, DequantizeRefusesNonEmptyOutput) {
+  QGML_REQUIRE_SHARED(dir, (std::string("data/quantized-hf/") + kGptq).c_str());
+  test::TempDir tmp;
+  const std::string q = tmp.file("q.gguf"), out = tmp.file("out");
+  convert::write_gguf(*convert::open_hf(dir), q, Type::F32);
+  std::filesystem::create_directories(out);
+  test::write_bytes(out + "/keep.txt", "mine");
+  try {
+    convert::write_hf(q, out, Type::F32);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("already exists and is not an empty directory"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(read_file(out + "/keep.txt"), "mine");
+  EXPECT_FALSE(std::filesystem::exists(out + "/model.safetensors"));
+}
