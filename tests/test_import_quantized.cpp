@@ -189,21 +189,16 @@ TEST_P(ImportQuantized, DequantizeCliRoundTripEqualsReference) {
   EXPECT_EQ(n_different(a.data(), b.data(), embd->n_elements()), 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, ImportQuantized, ::testing::ValuesIn(kFixtures),
-                         [](const ::testing::TestParamInfo<Fixture>& i) {
-                           std::string n = i.param.dir + std::strlen("house-llama-");
-                           for (char& c : n) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
-                           return n;
-                         });
 
-// Forward: the imported act-order GPTQ model, run by qgml's quantized kernels
-// (with the .perm activation gather), against the F32 model built from the
-// same weights dequantized (qgml dequantize → convert). Both see identical
-// weight values, so what differs is only the kernels' 8-bit activation
-// quantization; and both are compared with the unquantized model's PyTorch
-// logits, loosely, as a check that the import is the model at all.
-TEST(ImportQuantizedForward, ActOrderGptqLogitsMatchDequantizedF32Model) {
-  QGML_REQUIRE_SHARED(dir, "data/quantized-hf/house-llama-gptq-4bit-g128-sym-actorder");
+// Forward: each imported model, run by qgml's quantized kernels (with the
+// .perm activation gather where act-order), against the F32 model built from
+// the same weights dequantized (qgml dequantize → convert). Both hold
+// identical weight values, so what differs is only the kernels' 8-bit
+// activation quantization; and both are compared with the unquantized
+// model's PyTorch logits, loosely, as a check that the import is the model.
+TEST_P(ImportQuantized, LogitsMatchDequantizedF32Model) {
+  const Fixture fx = GetParam();
+  QGML_REQUIRE_SHARED(dir, fixture_path(fx.dir).c_str());
   QGML_REQUIRE_SHARED(house, "data/models/house-llama");
   test::TempDir tmp;
   const std::string q = tmp.file("q.gguf"), hf = tmp.file("hf"), f = tmp.file("f32.gguf");
@@ -239,16 +234,27 @@ TEST(ImportQuantizedForward, ActOrderGptqLogitsMatchDequantizedF32Model) {
     const double e_kernel = test::relative_error(lq.data(), ref.data(), V);
     const double e_noperm = test::relative_error(lb.data(), ref.data(), V);
     const double e_torch = test::relative_error(lq.data(), gold.data(), V);
-    // Measured on house-llama's 4 golden prompts: 2.2e-3..7.2e-3, without
-    // .perm 0.81..1.19, vs PyTorch's unquantized forward 8.6e-3..2.9e-2.
-    EXPECT_LT(e_kernel, 0.02) << p.get("text")->as_string();
-    EXPECT_GT(e_noperm, 0.3) << "dropping the act-order permutation must show";
-    EXPECT_LT(e_torch, 0.1) << "4-bit GPTQ vs the unquantized model";
-    std::fprintf(stderr, "prompt %d: max|d|/max|logit| quantized kernels vs dequantized f32 %.2e, without .perm %.2e, vs "
-                 "unquantized PyTorch %.2e\n", n++, e_kernel, e_noperm, e_torch);
+    // Measured on house-llama's 4 golden prompts, all fixtures: kernels vs
+    // dequantized F32 1.6e-3..1.6e-2 (bnb NF4 highest); act-order without
+    // .perm 0.81..1.86; vs unquantized PyTorch 1.6e-3 (8-bit) .. 5.8e-2
+    // (3-bit), 0.115 for 2-bit.
+    EXPECT_LT(e_kernel, 0.03) << p.get("text")->as_string();
+    if (fx.act_order) {
+      EXPECT_GT(e_noperm, 0.3) << "dropping the act-order permutation must show";
+    }
+    EXPECT_LT(e_torch, fx.type == Type::GPTQ2_G64 ? 0.2 : 0.1) << "vs the unquantized model";
+    std::fprintf(stderr, "%s prompt %d: max|d|/max|logit| quantized kernels vs dequantized f32 %.2e, without .perm %.2e, vs "
+                 "unquantized PyTorch %.2e\n", fx.dir, n++, e_kernel, e_noperm, e_torch);
   }
   EXPECT_GT(n, 0);
 }
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, ImportQuantized, ::testing::ValuesIn(kFixtures),
+                         [](const ::testing::TestParamInfo<Fixture>& i) {
+                           std::string n = i.param.dir + std::strlen("house-llama-");
+                           for (char& c : n) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+                           return n;
+                         });
 
 namespace {
 
