@@ -136,3 +136,81 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"act_order_8bit_sym", 8, 64, true, true, 128, 32, Type::Q8_0},
                       Case{"asym_8bit_to_f32", 8, 64, false, false, 128, 32, Type::F32}),
     [](const ::testing::TestParamInfo<Case>& i) { return std::string(i.param.what); });
+
+namespace {
+
+struct BnbCase {
+  const char* what;
+  const char* quant_type;
+  int64_t blocksize;
+  Type want;
+};
+
+// bitsandbytes' FP4 and NF4 code values (functional.py get_4bit_type; FP4 as
+// k/192, sign in bit 3), written out here rather than taken from qgml.
+std::vector<float> bnb_map(const std::string& type) {
+  if (type == "nf4")
+    return {-1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f, -0.28444138169288635f,
+            -0.18477343022823334f, -0.09105003625154495f, 0.0f, 0.07958029955625534f, 0.16093020141124725f,
+            0.24611230194568634f, 0.33791524171829224f, 0.44070982933044434f, 0.5626170039176941f,
+            0.7229568362236023f, 1.0f};
+  const int k[8] = {0, 1, 128, 192, 64, 96, 32, 48};
+  std::vector<float> m(16);
+  for (int i = 0; i < 8; ++i) {
+    m[static_cast<size_t>(i)] = static_cast<float>(k[i] / 192.0);
+    m[static_cast<size_t>(i + 8)] = -m[static_cast<size_t>(i)];
+  }
+  return m;
+}
+
+class SynthBnb : public ::testing::TestWithParam<BnbCase> {};
+
+}  // namespace
+
+// Plain (not double-quantized) absmax, FP4 and NF4, block sizes 64 and 128.
+TEST_P(SynthBnb, ImportsExactly) {
+  const BnbCase c = GetParam();
+  const int64_t n_out = 4, n_in = 256, n = n_out * n_in, n_blocks = n / c.blocksize;
+  std::mt19937 rng(99);
+  std::vector<uint8_t> codes(static_cast<size_t>(n)), packed(static_cast<size_t>(n / 2));
+  for (auto& x : codes) x = static_cast<uint8_t>(rng() % 16);
+  for (int64_t i = 0; i < n / 2; ++i) packed[static_cast<size_t>(i)] = static_cast<uint8_t>(codes[static_cast<size_t>(2 * i)] << 4 | codes[static_cast<size_t>(2 * i + 1)]);
+  std::vector<float> absmax = test::random_floats(static_cast<size_t>(n_blocks), 5, 0.01f, 2.0f);
+  const std::vector<float> map = bnb_map(c.quant_type);
+  const std::string w = "model.layers.0.mlp.up_proj.weight";
+  const std::string state = std::string("{\"quant_type\": \"") + c.quant_type + "\", \"blocksize\": " + std::to_string(c.blocksize) +
+                            ", \"dtype\": \"float16\", \"shape\": [4, 256]}";
+  test::TempDir tmp;
+  test::write_safetensors(tmp.file("m.safetensors"),
+                          {{w, "U8", {n / 2, 1}, bytes_of(packed.data(), packed.size())},
+                           {w + ".absmax", "F32", {n_blocks}, test::f32_bytes(absmax)},
+                           {w + ".quant_map", "F32", {16}, test::f32_bytes(map)},
+                           {w + ".quant_state.bitsandbytes__" + c.quant_type, "U8", {static_cast<int64_t>(state.size())}, state}});
+  auto file = std::make_shared<safetensors::File>(tmp.file("m.safetensors"));
+  std::map<std::string, convert::hf::Location> tensors;
+  for (const auto& t : file->tensors()) tensors[t.name] = {file, &t};
+  Config cfg;
+  cfg.method = Method::Bnb4;
+  cfg.source = "test";
+  const auto lin = convert::quant::import_linears(cfg, tensors);
+  EXPECT_TRUE(tensors.empty());
+  ASSERT_EQ(lin.size(), 1u);
+  const convert::quant::Linear& L = lin.at(w);
+  EXPECT_EQ(L.type, c.want) << L.note;
+  ASSERT_EQ(L.n_in, n_in);
+
+  std::vector<float> want(static_cast<size_t>(n)), got(want.size());
+  for (int64_t e = 0; e < n; ++e) want[static_cast<size_t>(e)] = map[codes[static_cast<size_t>(e)]] * absmax[static_cast<size_t>(e / c.blocksize)];
+  L.float_rows(0, n_out, got.data());
+  EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * 4), 0) << "float path";
+  const size_t rs = row_size(L.type, n_in);
+  std::vector<uint8_t> bytes(rs * n_out);
+  L.pack_rows(0, n_out, bytes.data());
+  for (int64_t o = 0; o < n_out; ++o) traits(L.type).to_float(bytes.data() + rs * static_cast<size_t>(o), got.data() + o * n_in, n_in);
+  EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * 4), 0) << "stored blocks";
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, SynthBnb,
+                         ::testing::Values(BnbCase{"fp4_b64", "fp4", 64, Type::FP4_F32}, BnbCase{"nf4_b64", "nf4", 64, Type::NF4_F32},
+                                           BnbCase{"nf4_b128_to_f32", "nf4", 128, Type::F32}),
+                         [](const ::testing::TestParamInfo<BnbCase>& i) { return std::string(i.param.what); });
