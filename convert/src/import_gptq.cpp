@@ -91,6 +91,15 @@ struct Source {
       for (int64_t i = 0; i < n_in; ++i) q[i] = static_cast<uint8_t>(load_u32(w + 4 * (i * (n_out / 8) + o / 8)) >> (4 * k) & 15);
       return;
     }
+    if (32 % bits == 0) {  // 2, 4, 8 bits: whole values per word, unpacked a word at a time
+      const int per = 32 / bits;
+      const uint32_t mask = (1u << bits) - 1;
+      for (int64_t wi = 0; wi < n_in / per; ++wi) {
+        const uint32_t v = load_u32(w + 4 * (wi * n_out + o));
+        for (int k = 0; k < per; ++k) q[wi * per + k] = static_cast<uint8_t>(v >> (k * bits) & mask);
+      }
+      return;
+    }
     for (int64_t i = 0; i < n_in; ++i) q[i] = static_cast<uint8_t>(stream_get(w + 4 * o, bits, i, 4 * n_out));
   }
 };
@@ -205,20 +214,25 @@ Linear make_linear(const Config& c, const Source& src) {
   if (L.type != Type::F32 && !identity) L.perm = perm;
 
   const Type type = L.type;
-  const int bits = c.bits;
   L.float_rows = [s](int64_t r0, int64_t cnt, float* dst) {
     std::vector<uint8_t> q(static_cast<size_t>(s->n_in));
+    std::vector<float> sc(static_cast<size_t>(s->n_groups));
+    std::vector<int> zs(sc.size());
     for (int64_t r = 0; r < cnt; ++r) {
       const int64_t o = r0 + r;
       s->row_q(o, q.data());
+      for (int64_t g = 0; g < s->n_groups; ++g) {
+        sc[static_cast<size_t>(g)] = fp16_to_f32(s->scale_bits(g, o));
+        zs[static_cast<size_t>(g)] = s->zero(g, o);
+      }
       for (int64_t i = 0; i < s->n_in; ++i) {
-        const int64_t g = s->g_idx[static_cast<size_t>(i)];
-        dst[r * s->n_in + i] = fp16_to_f32(s->scale_bits(g, o)) * static_cast<float>(q[static_cast<size_t>(i)] - s->zero(g, o));
+        const size_t g = static_cast<size_t>(s->g_idx[static_cast<size_t>(i)]);
+        dst[r * s->n_in + i] = sc[g] * static_cast<float>(q[static_cast<size_t>(i)] - zs[g]);
       }
     }
   };
   auto perm_ptr = std::make_shared<std::vector<int32_t>>(perm);
-  L.pack_rows = [s, type, bits, G, perm_ptr, float_rows = L.float_rows](int64_t r0, int64_t cnt, uint8_t* dst) {
+  L.pack_rows = [s, type, G, perm_ptr, float_rows = L.float_rows](int64_t r0, int64_t cnt, uint8_t* dst) {
     const size_t rs = row_size(type, s->n_in);
     if (type == Type::F32) {
       float_rows(r0, cnt, reinterpret_cast<float*>(dst));
@@ -246,7 +260,6 @@ Linear make_linear(const Config& c, const Source& src) {
         sc[static_cast<size_t>(b)] = fp16_to_f32(s->scale_bits(g, o));
         zs[static_cast<size_t>(b)] = static_cast<uint8_t>(s->zero(g, o));
       }
-      (void)bits;
       pack_gptq_row(type, s->n_in, qs.data(), sc.data(), zs.data(), out);
     }
   };
