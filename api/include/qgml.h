@@ -93,7 +93,9 @@ typedef struct qg_sampler qg_sampler;
 typedef struct qg_model_params {
   int32_t n_threads;    /* default for contexts that ask for 0 threads; 0: QGML_THREADS or all cores */
   int32_t use_mmap;     /* non-zero: map the file (weights stay in the page cache); 0: read it into memory */
-  int32_t n_gpu_layers; /* accepted and stored for forward compatibility; qgml runs on the CPU and ignores it */
+  int32_t n_gpu_layers; /* layers whose weights stay on the GPU (llama.cpp's -ngl; > n_layer: all and the output;
+                           <= 0: none). Builds without CUDA, or machines without a GPU, print a message on
+                           stderr and run on the CPU. */
 } qg_model_params;
 
 /* n_threads 0, use_mmap 1, n_gpu_layers 0. */

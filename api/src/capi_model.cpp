@@ -112,7 +112,7 @@ qg_status qg_model_load(const char* path, const qg_model_params* params, qg_mode
     if (::stat(path, &st) != 0) throw_status(QG_ERR_IO, "%s: cannot open: %s", path, std::strerror(errno));
     if (!S_ISREG(st.st_mode)) throw_status(QG_ERR_IO, "%s: not a regular file", path);
     std::unique_ptr<qg_model> m(new qg_model());
-    m->model = qgml::Model::load(path, p.use_mmap != 0);
+    m->model = qgml::Model::load(path, p.use_mmap != 0, p.n_gpu_layers);
     m->params = p;
     *out = m.release();
     return QG_OK;

@@ -97,6 +97,14 @@ double Args::get_float(const std::string& flag, double def) const {
   return v;
 }
 
+const std::vector<std::string> kGpuLayersFlag = {"-ngl", "--n-gpu-layers", "--gpu-layers"};
+
+int gpu_layers(const Args& args) {
+  const int64_t n = args.get_int("-ngl", 0);
+  if (n < 0 || n > 1000000) fail("-ngl expects a layer count >= 0, got %lld", static_cast<long long>(n));
+  return static_cast<int>(n);
+}
+
 std::string Args::require(const std::string& flag) const {
   if (!has(flag)) {
     const auto* names = spellings(flag);

@@ -32,4 +32,13 @@ class Args {
   std::vector<std::string> positional_;
 };
 
+// llama.cpp's -ngl (--n-gpu-layers): layers whose weights stay on the GPU.
+// Every model-running command declares these spellings as a value flag.
+extern const std::vector<std::string> kGpuLayersFlag;
+constexpr const char* kGpuLayersHelp =
+    "  -ngl, --n-gpu-layers N  layers to keep on the GPU (CUDA builds; default 0: only large prompt\n"
+    "                          products go to a GPU; without one everything runs on the CPU)\n";
+// The -ngl value: 0 when absent; throws on a negative value.
+int gpu_layers(const Args& args);
+
 }  // namespace qgml::cli

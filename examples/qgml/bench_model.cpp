@@ -11,6 +11,7 @@
 #include "bench.h"
 #include "qgml/cpu.h"
 #include "qgml/error.h"
+#include "qgml/gpu.h"
 #include "qgml/model.h"
 #include "qgml/session.h"
 
@@ -38,20 +39,20 @@ double now() { return std::chrono::duration<double>(std::chrono::steady_clock::n
 int run_model_bench(const std::vector<std::string>& argv) {
   const Args args(argv,
                   {{"-m", "--model"}, {"-p", "--n-prompt"}, {"-n", "--n-gen"}, {"-t", "--threads"}, {"-r", "--repetitions"},
-                   {"--bandwidth"}},
+                   {"--bandwidth"}, kGpuLayersFlag},
                   {{"-h", "--help"}});
   if (args.has("-h")) {
     std::printf(
         "usage: qgml bench -m MODEL [-p 512] [-n 128] [-t THREADS] [-r 5] [--bandwidth GB/s]\n"
         "       qgml bench --kernels ...   (kernel benchmark)\n"
-        "  --bandwidth GB/s   memory read bandwidth to compare generation against\n");
+        "  --bandwidth GB/s   memory read bandwidth to compare generation against\n%s", kGpuLayersHelp);
     return 0;
   }
   const int64_t n_prompt = args.get_int("-p", 512), n_gen = args.get_int("-n", 128);
   const int reps = static_cast<int>(args.get_int("-r", 5));
   const int threads = static_cast<int>(args.get_int("-t", 0));
   if (n_prompt < 0 || n_gen < 0 || reps < 1) fail("-p and -n must be >= 0 and -r >= 1");
-  const auto model = Model::load(args.require("-m"));
+  const auto model = Model::load(args.require("-m"), true, gpu_layers(args));
   const HParams& hp = model->hparams();
 
   SessionParams sp;
@@ -64,6 +65,8 @@ int run_model_bench(const std::vector<std::string>& argv) {
   std::printf("model: %s, %s, %.2f MiB of weights, %lld layers; kernels: %s; threads: %d\n", args.get("-m").c_str(),
               hp.arch.c_str(), static_cast<double>(model->weight_bytes()) / (1 << 20), static_cast<long long>(hp.n_layer),
               isa_name(active_isa()), threads > 0 ? threads : ThreadPool::default_threads());
+  if (gpu::compiled())
+    std::printf("gpu: %s; %d layers resident\n", gpu::description().c_str(), model->n_gpu_layers());
   std::printf("| %-8s | %12s | %10s |\n", "test", "t/s (median)", "± std");
   std::printf("|----------|--------------|------------|\n");
   double tg_median = 0;

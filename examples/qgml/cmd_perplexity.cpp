@@ -22,16 +22,19 @@ const char* kUsage =
     "      --chunks N     score at most N chunks (default: all)\n";
 
 int perplexity(const std::vector<std::string>& argv) {
-  const Args args(argv, {{"-m", "--model"}, {"-f", "--file"}, {"-c", "--ctx-size"}, {"-t", "--threads"}, {"--chunks"}},
+  const Args args(argv,
+                  {{"-m", "--model"}, {"-f", "--file"}, {"-c", "--ctx-size"}, {"-t", "--threads"}, {"--chunks"},
+                   kGpuLayersFlag},
                   {{"-h", "--help"}});
   if (args.has("-h")) {
     std::fputs(kUsage, stdout);
+    std::fputs(kGpuLayersHelp, stdout);
     return 0;
   }
   const std::string text_path = args.require("-f");
   const int64_t n_ctx = args.get_int("-c", 512);
   if (n_ctx < 4) fail("-c must be at least 4");
-  const std::unique_ptr<Model> model = Model::load(args.require("-m"));
+  const std::unique_ptr<Model> model = Model::load(args.require("-m"), true, gpu_layers(args));
   const Tokenizer& tok = model->tokenizer();
   const std::string text = read_file(text_path);
   const bool add_bos = tok.add_bos_default();

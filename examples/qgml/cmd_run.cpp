@@ -38,10 +38,11 @@ int run(const std::vector<std::string>& argv) {
   const Args args(argv,
                   {{"-m", "--model"}, {"-p", "--prompt"}, {"-f", "--file"}, {"-n", "--n-predict"}, {"-t", "--threads"},
                    {"-c", "--ctx-size"}, {"--temp"}, {"--top-k"}, {"--top-p"}, {"--min-p"}, {"--repeat-penalty"},
-                   {"--repeat-last-n"}, {"-s", "--seed"}, {"--kv-type"}},
+                   {"--repeat-last-n"}, {"-s", "--seed"}, {"--kv-type"}, kGpuLayersFlag},
                   {{"-h", "--help"}, {"--no-bos"}, {"--ignore-eos"}});
   if (args.has("-h")) {
     std::fputs(kUsage, stdout);
+    std::fputs(kGpuLayersHelp, stdout);
     return 0;
   }
   if (args.has("-p") && args.has("-f")) fail("give the prompt with -p or -f, not both");
@@ -66,7 +67,7 @@ int run(const std::vector<std::string>& argv) {
   if (smp.repeat_penalty <= 0) fail("--repeat-penalty must be > 0");
 
   const auto t_load = Clock::now();
-  const std::unique_ptr<Model> model = Model::load(args.require("-m"));
+  const std::unique_ptr<Model> model = Model::load(args.require("-m"), true, gpu_layers(args));
   const Tokenizer& tok = model->tokenizer();
   Session session(*model, sp);
   const double load_s = seconds_since(t_load);

@@ -9,9 +9,7 @@
 
 namespace qgml {
 
-Model::~Model() = default;
-
-std::unique_ptr<Model> Model::load(const std::string& path, bool use_mmap) {
+std::unique_ptr<Model> Model::load(const std::string& path, bool use_mmap, int n_gpu_layers) {
   std::unique_ptr<Model> m(new Model());
   m->file_.reset(new gguf::Reader(path, use_mmap));
   const gguf::Reader& f = *m->file_;
@@ -40,6 +38,7 @@ std::unique_ptr<Model> Model::load(const std::string& path, bool use_mmap) {
   if (m->tokenizer_ && m->hp_.n_vocab != m->tokenizer_->n_vocab())
     fail("%s: the vocabulary has %d tokens but the embedding has %lld rows", path.c_str(), m->tokenizer_->n_vocab(),
          static_cast<long long>(m->hp_.n_vocab));
+  m->offload(n_gpu_layers);
   return m;
 }
 

@@ -17,6 +17,7 @@
 
 #include "../cpu/kernels.h"
 #include "op_impl.h"
+#include "qgml/gpu.h"
 #include "qgml/quant.h"
 
 namespace qgml {
@@ -26,6 +27,11 @@ namespace {
 // about 280 KB, which stays in a 512 KB L2 while every weight row of the
 // thread's range passes over it.
 constexpr int64_t kActChunk = 64;
+
+// In a CUDA build the work buffer starts with the offload outcome, written by
+// thread 0 and read by the others after a barrier (see forward_mul_mat).
+constexpr size_t kGpuFlagBytes = 64;
+size_t gpu_flag_bytes() { return gpu::compiled() ? kGpuFlagBytes : 0; }
 
 bool needs_conversion(const Tensor* a, const Tensor* b, const Tensor* perm) {
   return perm != nullptr || traits(a->type).vec_dot_type != Type::F32 || b->nb[0] != sizeof(float);
@@ -69,8 +75,8 @@ Tensor* mul_mat_perm(Context& ctx, Tensor* a, Tensor* b, Tensor* perm) {
 size_t work_size_mul_mat(const Tensor* dst, int /*nth*/) {
   const Tensor* a = dst->src[0];
   const Tensor* b = dst->src[1];
-  if (!needs_conversion(a, b, dst->src[2])) return 0;
-  return row_size(traits(a->type).vec_dot_type, b->ne[0]) * static_cast<size_t>(b->nrows());
+  if (!needs_conversion(a, b, dst->src[2])) return gpu_flag_bytes();
+  return gpu_flag_bytes() + row_size(traits(a->type).vec_dot_type, b->ne[0]) * static_cast<size_t>(b->nrows());
 }
 
 void forward_mul_mat(const ComputeParams& p, Tensor* dst) {
@@ -82,6 +88,21 @@ void forward_mul_mat(const ComputeParams& p, Tensor* dst) {
   const VecDotFn dot = kt[a->type].vec_dot;
   const GemmFn gemm = kt[a->type].gemm;
   const int64_t K = a->ne[0];
+  char* work = static_cast<char*>(p.work);
+
+  // GPU offload (qgml/gpu.h): gpu::wants gives every thread the same answer;
+  // thread 0 tries the device and the others wait for the outcome. When the
+  // device cannot do it (no device, out of memory, a CUDA error) the product
+  // runs below on the CPU as if it had never been offered.
+  if (gpu::compiled()) {
+    if (gpu::wants(a, b)) {
+      int* done = reinterpret_cast<int*>(work);
+      if (p.ith == 0) *done = gpu::mul_mat(a, b, perm, dst) ? 1 : 0;
+      p.barrier();
+      if (*done != 0) return;
+    }
+    work += kGpuFlagBytes;
+  }
 
   // Phase 1: activations → vec_dot_type, rows split among threads.
   const bool convert = needs_conversion(a, b, perm);
@@ -105,14 +126,14 @@ void forward_mul_mat(const ComputeParams& p, Tensor* dst) {
         }
         x = tmp.data();
       }
-      quantize(x, static_cast<char*>(p.work) + static_cast<size_t>(r) * act_row, K);
+      quantize(x, work + static_cast<size_t>(r) * act_row, K);
     }
     p.barrier();
   }
   auto act = [&](int64_t n, int64_t i2, int64_t i3) -> const char* {
     if (!convert) return b->row(n, i2, i3);
     const int64_t r = n + b->ne[1] * (i2 + b->ne[2] * i3);
-    return static_cast<const char*>(p.work) + static_cast<size_t>(r) * act_row;
+    return work + static_cast<size_t>(r) * act_row;
   };
   const size_t act_stride = convert ? act_row : b->nb[1];
 

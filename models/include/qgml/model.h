@@ -38,7 +38,11 @@ class Model {
  public:
   // Loads `path`; throws qgml::Error naming the file and what is wrong.
   // use_mmap false reads the file into memory instead of mapping it.
-  static std::unique_ptr<Model> load(const std::string& path, bool use_mmap = true);
+  // n_gpu_layers (llama.cpp's -ngl): the last n layers' weights (all of them
+  // and the output when n exceeds the layer count) are uploaded to the GPU and
+  // stay there; without a GPU or a CUDA build a message says so and the model
+  // runs on the CPU. See qgml/gpu.h.
+  static std::unique_ptr<Model> load(const std::string& path, bool use_mmap = true, int n_gpu_layers = 0);
   ~Model();
 
   const HParams& hparams() const { return hp_; }
@@ -50,6 +54,8 @@ class Model {
   bool has_tokenizer() const { return tokenizer_ != nullptr; }
   // Bytes of weight data (what one generated token streams from memory).
   size_t weight_bytes() const { return weight_bytes_; }
+  // Layers whose weights are resident on the GPU (0 without one).
+  int n_gpu_layers() const { return n_gpu_layers_; }
 
   // The weight named `name`; throws "FILE: missing tensor NAME" when absent.
   Tensor* weight(const std::string& name) const;
@@ -64,6 +70,8 @@ class Model {
 
  private:
   Model() = default;
+  // Registers the weights with qgml/gpu.h (model_gpu.cpp); ~Model releases them.
+  void offload(int n_gpu_layers);
   HParams hp_;
   const Architecture* arch_ = nullptr;
   std::unique_ptr<gguf::Reader> file_;
@@ -72,6 +80,8 @@ class Model {
   Context widened_ctx_{true};    // F32 copies of half-precision 1-D tensors
   std::map<std::string, Tensor*> weights_;
   size_t weight_bytes_ = 0;
+  int n_gpu_layers_ = 0;
+  std::vector<const Tensor*> gpu_weights_;  // registered with qgml/gpu.h
 };
 
 }  // namespace qgml
