@@ -20,7 +20,8 @@ using namespace neon;
 template <bool kDot>
 struct Fp4Code {
   struct Tables {
-    int8x16_t hi = vld1q_s8(kFP4Digits.hi), lo = vld1q_s8(kFP4Digits.lo);
+    int8x16_t hi, lo;
+    Tables() : hi(vld1q_s8(kFP4Digits.hi)), lo(vld1q_s8(kFP4Digits.lo)) {}  // clang's vld1q_s8 is a statement expression
   };
   static constexpr float kUnit = kFP4IntUnit;
   static float32x4_t sub(const uint8_t* qs, const int8_t* qa, const Tables& t) {

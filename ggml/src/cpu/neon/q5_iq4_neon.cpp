@@ -38,7 +38,8 @@ struct Q5_0Decode {
 struct IQ4NLDecode {
   using Block = BlockIQ4NL;
   struct Tables {
-    int8x16_t values = vld1q_s8(kIQ4NL);
+    int8x16_t values;
+    Tables() : values(vld1q_s8(kIQ4NL)) {}  // a constructor: clang's vld1q_s8 cannot be a member initializer
   };
   static void weights(const Block* x, const Tables& t, int8x16_t* q0, int8x16_t* q1) {
     const uint8x16_t v = vld1q_u8(x->qs);
