@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <string>
@@ -55,9 +57,19 @@ std::string hf_name(const std::string& g) {
   return "";
 }
 
+// GGUF stores these as f32: the shortest decimal that reads back as the same
+// f32 (1e-05, not 9.99999975e-06), as Python would print the original.
 std::string json_number(double x) {
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.9g", x);
+  if (std::fabs(x) >= 1 && std::fabs(x) < 1e15 && x == std::floor(x)) {  // 10000.0, not 1e+04
+    std::snprintf(buf, sizeof buf, "%.1f", x);
+    return buf;
+  }
+  for (int digits = 1; digits <= 9; ++digits) {
+    std::snprintf(buf, sizeof buf, "%.*g", digits, x);
+    if (static_cast<float>(std::strtod(buf, nullptr)) == static_cast<float>(x)) break;
+  }
+  if (!std::strpbrk(buf, ".eEn")) std::strcat(buf, ".0");  // keep it a float in JSON readers that care
   return buf;
 }
 
