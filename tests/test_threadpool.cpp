@@ -130,6 +130,57 @@ TEST(ThreadPool, RunLatency) {
   }
 }
 
+// Runs with fewer active threads, alternating sizes, with barriers in each:
+// exactly the active threads run, and the barrier counts only them.
+TEST(ThreadPool, FewerActiveThreads) {
+  ThreadPool pool(4);
+  for (int round = 0; round < 200; ++round) {
+    const int want = 1 + (round * 7) % 5;  // 1..5: 5 means all 4
+    const int expect = want < 4 ? want : 4;
+    std::vector<std::atomic<int>> hits(4);
+    std::atomic<int> bad{0}, phase{0};
+    pool.run([&](int ith, int nth) {
+      if (nth != expect || ith >= nth) ++bad;
+      ++hits[static_cast<size_t>(ith)];
+      phase.fetch_add(1);
+      pool.barrier();
+      if (phase.load() != nth) ++bad;  // every active thread passed phase 1
+      pool.barrier();
+    }, want);
+    ASSERT_EQ(bad.load(), 0) << "round " << round << " active " << want;
+    for (int i = 0; i < 4; ++i) ASSERT_EQ(hits[static_cast<size_t>(i)].load(), i < expect ? 1 : 0) << "round " << round;
+  }
+}
+
+// The tuner measures every candidate (max, max/2, ..., 1), keeps the fastest
+// by the median of its last runs, and re-measures others now and then, so it
+// moves when the machine's load changes.
+TEST(ThreadTuner, PicksTheFastestAndFollowsChanges) {
+  ThreadTuner tuner(8);
+  auto cost = [](int n, bool busy) { return busy ? 1.0 + 0.5 * n : 8.0 / n; };  // seconds per run
+  std::vector<int> picks;
+  for (int run = 0; run < 400; ++run) {
+    const int n = tuner.pick();
+    picks.push_back(n);
+    tuner.record(n, cost(n, false));
+  }
+  EXPECT_EQ(tuner.best(), 8);
+  int others = 0;
+  for (size_t i = 100; i < picks.size(); ++i) others += picks[i] != 8;
+  EXPECT_LE(others, 300 / ThreadTuner::kExploreEvery + 1) << "exploration stays rare";
+  // One run disturbed by the machine does not flip the choice.
+  tuner.record(8, 100.0);
+  EXPECT_EQ(tuner.best(), 8);
+  // Now the machine is busy: fewer threads are faster; the tuner must find 1.
+  for (int run = 0; run < 2000; ++run) {
+    const int n = tuner.pick();
+    tuner.record(n, cost(n, true));
+  }
+  EXPECT_EQ(tuner.best(), 1);
+  ThreadTuner single(1);
+  EXPECT_EQ(single.pick(), 1);
+}
+
 TEST(ThreadPool, DefaultThreads) { EXPECT_GE(ThreadPool::default_threads(), 1); }
 
 }  // namespace

@@ -153,12 +153,13 @@ void Graph::compute(int n_threads) {
   compute(*own_pool_);
 }
 
-void Graph::compute(ThreadPool& pool) {
+void Graph::compute(ThreadPool& pool, int n_active) {
   if (!planned_) plan_memory();
+  const int nth = n_active > 0 && n_active < pool.size() ? n_active : pool.size();
   size_t work_size = 0;
   for (Tensor* n : nodes_) {
     const OpImpl& impl = op_impl(n->op);
-    if (impl.work_size != nullptr) work_size = std::max(work_size, impl.work_size(n, pool.size()));
+    if (impl.work_size != nullptr) work_size = std::max(work_size, impl.work_size(n, nth));
   }
   std::vector<char> work(work_size + kAlign);
   void* work_ptr = reinterpret_cast<void*>(align_up(reinterpret_cast<uintptr_t>(work.data())));
@@ -183,7 +184,7 @@ void Graph::compute(ThreadPool& pool) {
       impl.forward(p, nodes_[i]);
       p.barrier();
     }
-  });
+  }, nth);
 }
 
 }  // namespace qgml

@@ -1,5 +1,6 @@
 #include "qgml/threadpool.h"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
@@ -88,6 +89,7 @@ struct ThreadPool::Impl {
   std::mutex mu;
   std::condition_variable cv;
   unsigned job = 0;
+  int n_active = 1;
   bool stop = false;
   const std::function<void(int, int)>* fn = nullptr;
 };
@@ -97,19 +99,23 @@ ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads > 0 ? n_threads : 1
   const int n = n_threads_;
   im->barrier.reset(n);
   im->done.reset(n);
+  im->n_active = n;
   for (int i = 1; i < n; ++i) {
-    im->workers.emplace_back([im, i, n] {
+    im->workers.emplace_back([im, i] {
       unsigned seen = 0;
       for (;;) {
         const std::function<void(int, int)>* fn;
+        int nth;
         {
           std::unique_lock<std::mutex> lock(im->mu);
           im->cv.wait(lock, [&] { return im->stop || im->job != seen; });
           if (im->stop) return;
           seen = im->job;
           fn = im->fn;
+          nth = im->n_active;
         }
-        (*fn)(i, n);
+        if (i >= nth) continue;  // this run uses fewer threads
+        (*fn)(i, nth);
         im->done.wait();
       }
     });
@@ -125,22 +131,76 @@ ThreadPool::~ThreadPool() {
   for (std::thread& t : impl_->workers) t.join();
 }
 
-void ThreadPool::run(const std::function<void(int, int)>& fn) {
-  if (n_threads_ == 1) {
+void ThreadPool::run(const std::function<void(int, int)>& fn, int n_active) {
+  const int nth = n_active > 0 && n_active < n_threads_ ? n_active : n_threads_;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    // Every thread of the previous run has passed both barriers' counters
+    // (the last arrival reset them), so resizing them here is safe. A run of
+    // one thread resizes them too, so that barrier() inside it returns at once.
+    if (impl_->n_active != nth) {
+      impl_->barrier.reset(nth);
+      impl_->done.reset(nth);
+      impl_->n_active = nth;
+    }
+    if (nth > 1) {
+      impl_->fn = &fn;
+      ++impl_->job;
+    }
+  }
+  if (nth == 1) {
     fn(0, 1);
     return;
   }
-  {
-    std::lock_guard<std::mutex> lock(impl_->mu);
-    impl_->fn = &fn;
-    ++impl_->job;
-  }
   impl_->cv.notify_all();
-  fn(0, n_threads_);
+  fn(0, nth);
   impl_->done.wait();
 }
 
 void ThreadPool::barrier() { impl_->barrier.wait(); }
+
+ThreadTuner::ThreadTuner(int max_threads) {
+  for (int n = max_threads > 0 ? max_threads : 1;; n /= 2) {
+    Candidate c;
+    c.n = n;
+    candidates_.push_back(c);
+    if (n <= 1) break;
+  }
+}
+
+double ThreadTuner::Candidate::estimate() const {
+  const int m = count < kSamples ? count : kSamples;
+  double v[kSamples];
+  std::copy(recent, recent + m, v);
+  std::sort(v, v + m);
+  return v[m / 2];  // the median resists one run disturbed by the machine
+}
+
+int ThreadTuner::pick() {
+  ++runs_;
+  // Measure every candidate first, the largest first.
+  for (const Candidate& c : candidates_)
+    if (c.count < kSamples) return c.n;
+  if (candidates_.size() > 1 && runs_ % kExploreEvery == 0) {
+    next_explore_ = (next_explore_ + 1) % candidates_.size();
+    if (next_explore_ == best_) next_explore_ = (next_explore_ + 1) % candidates_.size();
+    return candidates_[next_explore_].n;
+  }
+  return candidates_[best_].n;
+}
+
+void ThreadTuner::record(int n, double seconds) {
+  for (Candidate& c : candidates_) {
+    if (c.n != n) continue;
+    c.recent[c.count % kSamples] = seconds;
+    ++c.count;
+  }
+  for (size_t i = 0; i < candidates_.size(); ++i) {
+    const Candidate& c = candidates_[i];
+    if (c.count == 0) continue;
+    if (candidates_[best_].count == 0 || c.estimate() < candidates_[best_].estimate()) best_ = i;
+  }
+}
 
 int ThreadPool::default_threads() {
   if (const char* s = std::getenv("QGML_THREADS")) {

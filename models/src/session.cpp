@@ -1,6 +1,8 @@
 #include "qgml/session.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
 
 #include "arch/arch.h"
@@ -19,6 +21,9 @@ Session::Session(const Model& model, const SessionParams& params) : model_(model
     cache_.v.push_back(cache_.ctx.new_tensor_3d(params.kv_type, cache_.n_ctx, hp.head_dim, hp.n_head_kv));
   }
   pool_.reset(new ThreadPool(params.n_threads > 0 ? params.n_threads : ThreadPool::default_threads()));
+  const char* env = std::getenv("QGML_ADAPTIVE_THREADS");
+  const bool adaptive = params.adaptive_threads && !(env != nullptr && std::strcmp(env, "0") == 0);
+  if (adaptive && pool_->size() > 1) tuner_.reset(new ThreadTuner(pool_->size()));
 }
 
 Session::~Session() = default;
@@ -51,7 +56,16 @@ const std::vector<float>& Session::eval(const std::vector<int32_t>& tokens, bool
   Graph graph;
   Tensor* logits = model_.arch().build(model_, ctx, graph, cache_, in);
   graph.add_output(logits);
-  graph.compute(*pool_);
+  // Prompts (many tokens) always use every thread: their ops are long, so a
+  // late thread costs a small fraction; one-token steps are tuned.
+  if (tuner_ != nullptr && n == 1) {
+    const int nth = tuner_->pick();
+    const auto t0 = std::chrono::steady_clock::now();
+    graph.compute(*pool_, nth);
+    tuner_->record(nth, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  } else {
+    graph.compute(*pool_);
+  }
 
   const int64_t rows = logits->ne[1];
   logits_.resize(static_cast<size_t>(rows * hp.n_vocab));

@@ -28,7 +28,8 @@ class Graph {
 
   // Computes every node. n_threads ≤ 0 means the pool's default.
   void compute(int n_threads);
-  void compute(ThreadPool& pool);
+  // With n_active > 0, only that many of the pool's threads take part.
+  void compute(ThreadPool& pool, int n_active = 0);
 
   const std::vector<Tensor*>& nodes() const { return nodes_; }
   size_t scratch_bytes() const { return scratch_size_; }

@@ -17,6 +17,12 @@ struct SessionParams {
   int64_t n_ctx = 0;          // 0: the model's training context
   Type kv_type = Type::F16;   // F16 or F32
   int n_threads = 0;          // 0: ThreadPool::default_threads()
+  // Generation (one token per eval) picks between n_threads, n_threads/2, ...
+  // 1 by measured speed (see ThreadTuner): a machine whose other cores are
+  // busy then runs as fast as with fewer threads instead of slower. Off:
+  // always n_threads. The environment variable QGML_ADAPTIVE_THREADS=0 turns
+  // it off too.
+  bool adaptive_threads = true;
 };
 
 // Per-layer key and value memory. Keys are stored [head_dim, n_head_kv, n_ctx];
@@ -52,6 +58,7 @@ class Session {
   const Model& model_;
   KvCache cache_;
   std::unique_ptr<ThreadPool> pool_;
+  std::unique_ptr<ThreadTuner> tuner_;  // null: fixed thread count
   std::vector<float> logits_;
 };
 
