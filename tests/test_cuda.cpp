@@ -178,6 +178,21 @@ TEST(Cuda, ResidentWeightsAndThePolicy) {
   EXPECT_FALSE(gpu::wants(a, one));
 }
 
+// The GEMM takes activations in F16: a product whose activations exceed its
+// range is declined (and runs on the CPU); the F32 matrix-vector kernel takes it.
+TEST(Cuda, ActivationsBeyondF16RangeAreDeclinedByTheGemm) {
+  require_gpu();
+  if (IsSkipped()) return;
+  for (int64_t N : {2, 40}) {
+    Context ctx;
+    Tensor* a = weight(ctx, Type::Q8_0, 64, 16, 31);
+    Tensor* b = activations(ctx, 64, N, 32);
+    static_cast<float*>(b->data)[5] = 1e5f;
+    Tensor* dst = ctx.new_tensor_2d(Type::F32, 16, N);
+    EXPECT_EQ(gpu::mul_mat(a, b, nullptr, dst), N <= 8) << "N=" << N;
+  }
+}
+
 // Runs everywhere: a graph's mul_mat, offered to the device or not, equals
 // the reference within the CPU kernels' own error (8-bit activations) or the
 // GEMM's, whichever ran.

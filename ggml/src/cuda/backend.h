@@ -9,7 +9,9 @@
 
 namespace qgml::cuda {
 
-enum class Status { Ok, OutOfMemory, Failed };
+// Declined: the product is not one for the device (see mul_mat); the CPU
+// takes it without any message.
+enum class Status { Ok, OutOfMemory, Failed, Declined };
 struct Result {
   Status status = Status::Ok;
   std::string what;  // the failing call and CUDA's message
@@ -47,7 +49,8 @@ struct MatMulArgs {
 };
 // out[n][m] = Σ_k w[m][k] · x[n][perm ? perm[k] : k]. Few rows: a
 // matrix-vector kernel in F32; many: weights dequantized to F16 and a
-// tensor-core GEMM with F32 accumulation.
+// tensor-core GEMM with F32 accumulation; activations beyond F16's range
+// (or not finite) would overflow there, so such a product is Declined.
 Result mul_mat(const MatMulArgs& a);
 // Rows up to which mul_mat uses the matrix-vector kernel.
 constexpr int64_t kMatVecMaxRows = 8;

@@ -22,7 +22,7 @@ __global__ void matvec_kernel(const uint8_t* w, size_t row_bytes, WeightFormat f
   const uint8_t* row = w + m * row_bytes;
   float acc[kMatVecMaxRows] = {};
   // Each weight element is decoded once and used for every activation row.
-  for (int64_t k = lane; k < K; k += 32) {
+  for (int k = lane; k < K; k += 32) {
     const float v = decode<KIND>(row, k, f);
 #pragma unroll
     for (int n = 0; n < kMatVecMaxRows; ++n)
@@ -42,7 +42,7 @@ __global__ void dequant_kernel(const uint8_t* w, size_t row_bytes, WeightFormat 
                                __half* out) {
   const int64_t m = blockIdx.x;
   const uint8_t* row = w + m * row_bytes;
-  for (int64_t k = threadIdx.x; k < Kp; k += blockDim.x)
+  for (int k = threadIdx.x; k < Kp; k += blockDim.x)
     out[m * Kp + k] = __float2half(m < M && k < K ? decode<KIND>(row, k, f) : 0.0f);
 }
 

@@ -8,6 +8,7 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
@@ -144,6 +145,10 @@ Result mul_mat(const MatMulArgs& a) {
   // Activations: packed into pinned memory, then one asynchronous copy.
   float* hx = static_cast<float*>(d.hx.p);
   for (int64_t n = 0; n < N; ++n) std::memcpy(hx + n * K, a.x[n], static_cast<size_t>(K) * sizeof(float));
+  // The GEMM rounds activations to F16: larger values would become infinite.
+  if (N > kMatVecMaxRows)
+    for (int64_t i = 0; i < N * K; ++i)
+      if (!(std::fabs(hx[i]) < 65504.0f)) return {Status::Declined, "activations beyond F16 range"};
   QG_CUDA_CHECK(cudaMemcpyAsync(d.x.p, hx, xbytes, cudaMemcpyHostToDevice, d.compute));
   const int32_t* perm = nullptr;
   if (a.perm != nullptr) {

@@ -222,9 +222,10 @@ bool wants(const Tensor* a, const Tensor* b) {
 bool mul_mat(const Tensor* a, const Tensor* b, const Tensor* perm, Tensor* dst) {
   State& s = state();
   cuda::WeightFormat fmt;
-  if (!available() || s.broken || !weight_format(a->type, &fmt) || a->ne[2] != 1 || a->ne[3] != 1 ||
-      !a->is_contiguous() || b->type != Type::F32 || b->nb[0] != sizeof(float) || dst->nb[0] != sizeof(float) ||
-      (perm != nullptr && perm->data == nullptr))
+  // The kernels index within a row in 32 bits.
+  if (!available() || s.broken || !weight_format(a->type, &fmt) || a->ne[0] >= (int64_t{1} << 30) ||
+      a->ne[2] != 1 || a->ne[3] != 1 || !a->is_contiguous() || b->type != Type::F32 ||
+      b->nb[0] != sizeof(float) || dst->nb[0] != sizeof(float) || (perm != nullptr && perm->data == nullptr))
     return false;
   std::lock_guard<std::mutex> lock(s.mu);
   // The weight: resident, cached, or streamed (and cached when registered as
@@ -278,6 +279,7 @@ bool mul_mat(const Tensor* a, const Tensor* b, const Tensor* perm, Tensor* dst) 
   }
   if (temporary) cuda::device_free(dev);
   if (r.ok()) return true;
+  if (r.status == cuda::Status::Declined) return false;
   if (r.status == cuda::Status::OutOfMemory) say_oom(s, "product scratch");
   else fail_for_good(r.what);
   return false;
