@@ -157,7 +157,7 @@ TEST_P(Kernels, GemmEqualsVecDot) {
     const Type t = static_cast<Type>(ti);
     if (!has_dot(t) || level()[t].gemm == nullptr) continue;
     const Type vdt = traits(t).vec_dot_type;
-    for (int64_t k : {int64_t{33}, int64_t{256}, int64_t{300}}) {
+    for (int64_t k : {int64_t{33}, int64_t{256}, int64_t{300}, int64_t{1000}}) {
       const int64_t NR = 17, NC = 9;
       const size_t ws = row_size(t, k), as = row_size(vdt, k);
       std::vector<uint8_t> w(ws * NR + 64), a(as * NC + 64);
