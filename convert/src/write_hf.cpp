@@ -7,7 +7,8 @@
 // act-order columns go back to their places ("<name>.perm"), Llama q/k rows
 // back to HF's rotate_half order, and names back to HF's. The directory is
 // written under a temporary name beside OUT and renamed into place, so a
-// partial export never appears under OUT.
+// partial export never appears under OUT. Byte-level BPE vocabularies are
+// written back as tokenizer.json (write_hf_tokenizer.cpp).
 #include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -100,6 +101,9 @@ struct OutTensor {
 
 }  // namespace
 
+// write_hf_tokenizer.cpp: "" when tokenizer.json + tokenizer_config.json were written, else why not.
+std::string write_hf_tokenizer(const gguf::Reader& r, const std::string& dir);
+
 std::vector<std::string> write_hf(const std::string& gguf_path, const std::string& out_dir, Type dtype) {
   if (dtype != Type::F32 && dtype != Type::BF16) fail("dequantize: output dtype %s is not supported (f32 or bf16)", type_name(dtype));
   gguf::Reader r(gguf_path);
@@ -160,8 +164,6 @@ std::vector<std::string> write_hf(const std::string& gguf_path, const std::strin
   kv("tie_word_embeddings", has_output ? "false" : "true");
   kv("torch_dtype", dtype == Type::F32 ? "\"float32\"" : "\"bfloat16\"");
   cfg += "  \"attention_bias\": " + std::string(arch == "qwen2" ? "true" : "false") + "\n}\n";
-  notes.push_back("tokenizer files are not written (a GGUF vocabulary does not carry the Hugging Face tokenizer's "
-                  "normalizer and pre-tokenizer): copy them from the original checkpoint");
 
   // safetensors header: tensors back to back in the order of the GGUF.
   std::string hdr = "{\"__metadata__\":{\"format\":\"pt\"}";
@@ -194,6 +196,7 @@ std::vector<std::string> write_hf(const std::string& gguf_path, const std::strin
   if (::mkdir(tmp.c_str(), 0755) != 0) fail("%s: cannot create directory: %s", tmp.c_str(), std::strerror(errno));
   try {
     write_text(tmp + "/config.json", cfg);
+    if (std::string why = write_hf_tokenizer(r, tmp); !why.empty()) notes.push_back(why);
     AtomicFile f(tmp + "/model.safetensors");
     const uint64_t hlen = hdr.size();
     f.write(&hlen, 8);

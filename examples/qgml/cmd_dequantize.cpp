@@ -18,7 +18,9 @@ static int cmd_dequantize(const std::vector<std::string>& argv) {
         "usage: qgml dequantize MODEL.gguf -o OUT_DIR [--dtype f32|bf16]\n\n"
         "Writes MODEL as a Hugging Face directory: config.json and model.safetensors with Hugging Face tensor\n"
         "names, every tensor dequantized to f32 (default) or bf16, act-order and Llama q/k re-layouts undone.\n"
-        "OUT_DIR must not exist or be empty. Llama and Qwen2 models. Tokenizer files are not written.\n");
+        "tokenizer.json is written for byte-level BPE vocabularies (GPT-2, Llama 3 or Qwen2 pre-tokenizer); for\n"
+        "others, copy the tokenizer files from the original checkpoint. OUT_DIR must not exist or be empty.\n"
+        "Llama and Qwen2 models.\n");
     return 0;
   }
   if (args.positional().size() != 1) fail("expected exactly one input model (.gguf)");

@@ -85,8 +85,10 @@ void write_gguf(const SourceModel& m, const std::string& out, Type outtype);
 // The way back (qgml dequantize): writes a Llama/Qwen2 GGUF as a Hugging
 // Face directory out_dir (config.json and model.safetensors, F32 or BF16,
 // HF tensor names, every tensor dequantized, act-order and q/k re-layouts
-// undone). out_dir must not exist or be empty; it appears complete or not at
-// all. Returns notes for the user (what was not exported).
+// undone; tokenizer.json + tokenizer_config.json for byte-level BPE
+// vocabularies with a known pre-tokenizer). out_dir must not exist or be
+// empty; it appears complete or not at all. Returns notes for the user (what
+// was not exported).
 std::vector<std::string> write_hf(const std::string& gguf, const std::string& out_dir, Type dtype);
 
 // Convenience wrappers: open + write_gguf.
