@@ -40,23 +40,26 @@ void Model::offload(int n_gpu_layers) {
   if (!gpu::compiled()) return;
   const int64_t first = hp_.n_layer - n_gpu_layers;  // first resident layer
   const bool others = n_gpu_layers > hp_.n_layer;
-  std::vector<int> missing(static_cast<size_t>(hp_.n_layer > 0 ? hp_.n_layer : 0), 0);
+  // Per layer: weights placed on the device, and weights that should have been but were not.
+  const size_t n_layer = static_cast<size_t>(hp_.n_layer > 0 ? hp_.n_layer : 0);
+  std::vector<int> placed(n_layer, 0), missing(n_layer, 0);
   bool others_ok = true;
   for (const auto& [name, t] : weights_) {
-    if (t->n_dims() != 2 || !gpu::supports(t->type)) continue;
+    if (t->n_dims() != 2) continue;
     const int64_t il = layer_of(t->name);
     const bool resident = n_gpu_layers > 0 && (il >= 0 ? il >= first : others);
     const bool ok = gpu::register_weight(t, resident);
-    if (!ok && !resident) continue;  // e.g. a shape the device kernels do not take: stays on the CPU
+    if (!ok && !resident) continue;  // a type the device kernels do not decode: stays on the CPU
     gpu_weights_.push_back(t);
-    if (resident && !ok) {
-      if (il >= 0 && il < static_cast<int64_t>(missing.size())) missing[static_cast<size_t>(il)] = 1;
-      if (il < 0) others_ok = false;
-    }
+    if (!resident) continue;
+    if (il >= 0 && il < static_cast<int64_t>(n_layer)) ++(ok ? placed : missing)[static_cast<size_t>(il)];
+    if (il < 0 && !ok) others_ok = false;
   }
   if (n_gpu_layers == 0) return;
   int on_gpu = 0;
-  for (int64_t il = first < 0 ? 0 : first; il < hp_.n_layer; ++il) on_gpu += missing[static_cast<size_t>(il)] == 0;
+  // A layer counts when all its matrices are there (types the kernels do not
+  // decode, e.g. F32, leave a layer on the CPU).
+  for (size_t il = 0; il < n_layer; ++il) on_gpu += placed[il] > 0 && missing[il] == 0;
   n_gpu_layers_ = on_gpu;
   std::fprintf(stderr, "qgml: %s: %d of %lld layers%s on the GPU (%s), %.1f MiB of weights resident\n", path.c_str(),
                on_gpu, static_cast<long long>(hp_.n_layer), others && others_ok ? " and the output" : "",
