@@ -22,6 +22,9 @@ const char* kUsage =
     "usage: qgml quantize -m IN -o OUT.gguf [options]\n"
     "IN: a llama2.c checkpoint (with --vocab), a Hugging Face directory, or a GGUF file of f32/f16/bf16 tensors.\n"
     "  --method M          gptq (default), rtn, nf4, nf4-dq, gptq-nf4\n"
+    "  --format F          gptq (default: qgml's gptq/nf4 types), q4_0, q4_1: llama.cpp's types, for stock llama.cpp\n"
+    "                      (gptq: GPTQ on llama.cpp's grid, blocks of 32, no permutation; rtn: llama.cpp's own RTN;\n"
+    "                      linears whose rows are not a multiple of 32 stay f16)\n"
     "  --bits B            4 (default), 3, 2 (gptq, rtn)\n"
     "  --group G           32, 64, 128 (default) or -1 (one scale per row, stored as 128-column blocks)\n"
     "  --sym               symmetric grid (zero point 2^(B-1)); default asymmetric\n"
@@ -61,7 +64,7 @@ double peak_rss_bytes() {
 
 int cmd_quantize(const std::vector<std::string>& argv) {
   const Args args(argv,
-                  {{"-m", "--model"}, {"-o", "--outfile"}, {"--method"}, {"--bits"}, {"--group"}, {"--damp"}, {"--block"},
+                  {{"-m", "--model"}, {"-o", "--outfile"}, {"--method"}, {"--format"}, {"--bits"}, {"--group"}, {"--damp"}, {"--block"},
                    {"--calib"}, {"--calib-samples"}, {"--calib-ctx"}, {"--seed"}, {"--keep"}, {"--embd-type"}, {"--eval"},
                    {"--eval-ctx"}, {"--vocab"}, {"-t", "--threads"}, {"--cache-mb"}},
                   {{"-h", "--help"}, {"--sym"}, {"--act-order"}, {"--no-act-order"}, {"--static-groups"}, {"--calib-bos"}, {"--bench-linalg"}});
@@ -83,9 +86,18 @@ int cmd_quantize(const std::vector<std::string>& argv) {
   p.input = args.require("-m");
   p.output = args.require("-o");
   p.method = quantize::parse_method(args.get("--method", "gptq"));
+  p.format = quantize::parse_format(args.get("--format", "gptq"));
   p.bits = static_cast<int>(args.get_int("--bits", 4));
   p.group = static_cast<int>(args.get_int("--group", 128));
   p.sym = args.has("--sym");
+  if (p.format != quantize::Format::Gptq) {
+    // The llama.cpp types fix the grid: refuse options that say otherwise instead of ignoring them.
+    const char* f = quantize::format_name(p.format);
+    if (p.bits != 4) fail("--format %s is a 4-bit type, not --bits %d", f, p.bits);
+    if (args.has("--group") && p.group != 32) fail("--format %s has blocks of 32 columns, not --group %d", f, p.group);
+    if (p.sym && p.format == quantize::Format::Q4_1) fail("--format q4_1 is asymmetric (d, m per block): drop --sym or use q4_0");
+    p.group = 32;
+  }
   if (args.has("--act-order") && args.has("--no-act-order")) fail("--act-order and --no-act-order contradict each other");
   p.act_order = !args.has("--no-act-order");
   p.static_groups = args.has("--static-groups");

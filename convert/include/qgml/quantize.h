@@ -27,6 +27,17 @@ Method parse_method(const std::string& s);
 const char* method_name(Method m);
 bool needs_calibration(Method m);
 
+// What the method's target tensors are stored as. Gptq: qgml's gptq/nf4
+// types. Q4_0 / Q4_1: llama.cpp's types and type ids, so stock llama.cpp runs
+// the file: --method gptq runs GPTQ on llama.cpp's grid (blocks of 32, no
+// permutation), --method rtn is llama.cpp's own round-to-nearest, bit for
+// bit. Linears whose rows are not a multiple of 32 stay F16, which is where
+// llama.cpp's own fallback ends for such rows (Q8_0 needs 32 as well).
+enum class Format { Gptq, Q4_0, Q4_1 };
+// "gptq", "q4_0", "q4_1"; throws on anything else.
+Format parse_format(const std::string& s);
+const char* format_name(Format f);
+
 // --keep GLOB=TYPE: tensors whose GGUF name matches GLOB (* and ? wildcards,
 // whole name) are stored as TYPE (any type name qgml knows: f32, f16, bf16,
 // q8_0, q4_0, q4_1, nf4, nf4_dq, gptq4_g32, ...). The first matching rule wins;
@@ -43,6 +54,7 @@ struct Params {
   std::string vocab;   // tokenizer.bin for llama2.c inputs
   std::string output;
   Method method = Method::GPTQ;
+  Format format = Format::Gptq;
   int bits = 4;
   int group = 128;     // 32, 64, 128 or −1 (whole row)
   bool sym = false;

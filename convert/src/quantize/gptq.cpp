@@ -12,6 +12,11 @@
 //    reads them from W, which the in-batch updates do not touch), or up front
 //    from the original weights (static groups); group −1 fits one set per row
 //    from the original weights.
+// On llama.cpp's Q4_0/Q4_1 grids blocks are 32 contiguous ORIGINAL columns
+// (no permutation can be stored). A block's scale is fitted when its first
+// column comes up in quantization order, from the block's error-fed weights
+// as they stand then (in-batch updates included): with act-order the block's
+// other columns are quantized later against that scale, GPTQ-style.
 // Rows are independent given U, so threads take contiguous row ranges.
 #include "gptq.h"
 
@@ -32,9 +37,12 @@ namespace qgml::quantize {
 namespace {
 
 struct Params {
-  float d = 0;  // f16-representable scale (uniform) or absmax (NF4)
-  int z = 0;    // zero point (uniform)
+  float d = 0;  // f16-representable scale (uniform, Q4_0, Q4_1) or absmax (NF4)
+  int z = 0;    // zero point (uniform; 8 for Q4_0)
+  float m = 0;  // Q4_1: f16-representable minimum
 };
+
+bool llama_grid(Grid g) { return g == Grid::Q4_0 || g == Grid::Q4_1; }
 
 float round_f16(float x) { return fp16_to_f32(f32_to_fp16(x)); }
 
@@ -48,6 +56,28 @@ class Quantizer {
 
   Params fit(const float* x, int64_t n) const {
     Params p;
+    if (grid_ == Grid::Q4_0) {
+      // llama.cpp's choice: the first value of largest magnitude maps to −8.
+      float amax = 0.0f, max = 0.0f;
+      for (int64_t i = 0; i < n; ++i)
+        if (amax < std::fabs(x[i])) {
+          amax = std::fabs(x[i]);
+          max = x[i];
+        }
+      p.d = round_f16(max / -8.0f);
+      p.z = 8;
+      return p;
+    }
+    if (grid_ == Grid::Q4_1) {
+      float lo = x[0], hi = x[0];
+      for (int64_t i = 1; i < n; ++i) {
+        lo = std::min(lo, x[i]);
+        hi = std::max(hi, x[i]);
+      }
+      p.d = round_f16((hi - lo) / 15.0f);
+      p.m = round_f16(lo);
+      return p;
+    }
     if (grid_ == Grid::NF4) {
       float a = 0.0f;
       for (int64_t i = 0; i < n; ++i) a = std::fmax(a, std::fabs(x[i]));
@@ -86,13 +116,24 @@ class Quantizer {
       }
       return best;
     }
+    if (grid_ == Grid::Q4_0) {
+      // d may be negative (a positive maximum); d = 0: the block is all zeros.
+      if (p.d == 0.0f || !std::isfinite(p.d)) return 8;
+      return static_cast<int>(std::min(15.0f, std::max(0.0f, std::nearbyint(x / p.d) + 8.0f)));
+    }
+    if (grid_ == Grid::Q4_1) {
+      if (!(p.d > 0.0f) || !std::isfinite(p.d)) return 0;
+      return static_cast<int>(std::min(15.0f, std::max(0.0f, std::nearbyint((x - p.m) / p.d))));
+    }
     if (!(p.d > 0.0f)) return p.z;  // a scale that underflowed f16: every weight decodes to 0
     const float r = std::nearbyint(x / p.d);
     const float q = std::min(static_cast<float>(maxq_), std::max(0.0f, r + static_cast<float>(p.z)));
     return static_cast<int>(q);
   }
 
+  // Exactly what the stored block decodes to (the error GPTQ feeds back).
   float value(int c, const Params& p) const {
+    if (grid_ == Grid::Q4_1) return static_cast<float>(c) * p.d + p.m;
     return grid_ == Grid::NF4 ? p.d * cb_[c] : p.d * static_cast<float>(c - p.z);
   }
 
@@ -137,7 +178,10 @@ const float* nf4_codebook() {
 }
 
 void validate(const LayerSpec& s) {
-  if (s.grid == Grid::Uniform) {
+  if (llama_grid(s.grid)) {
+    if (s.bits != 4) fail("llama.cpp's Q4_0/Q4_1 are 4-bit grids, not %d bits", s.bits);
+    if (s.group != 32) fail("llama.cpp's Q4_0/Q4_1 have blocks of 32 columns, not groups of %d", s.group);
+  } else if (s.grid == Grid::Uniform) {
     if (s.bits < 2 || s.bits > 4) fail("GPTQ stores 2, 3 or 4 bits, not %d", s.bits);
     if (s.group != -1 && s.group != 32 && s.group != 64 && s.group != 128)
       fail("group size %d: qgml stores groups of 32, 64 or 128 columns (or -1, one per row)", s.group);
@@ -148,12 +192,40 @@ void validate(const LayerSpec& s) {
   if (!(s.damp >= 0.0 && s.damp < 1.0)) fail("damping %g is out of range [0, 1)", s.damp);
 }
 
-int storage_group(const LayerSpec& s) { return s.grid == Grid::NF4 ? 64 : (s.group < 0 ? 128 : s.group); }
+int storage_group(const LayerSpec& s) {
+  if (llama_grid(s.grid)) return 32;
+  return s.grid == Grid::NF4 ? 64 : (s.group < 0 ? 128 : s.group);
+}
 
 Type storage_type(const LayerSpec& s) {
   validate(s);
+  if (s.grid == Grid::Q4_0) return Type::Q4_0;
+  if (s.grid == Grid::Q4_1) return Type::Q4_1;
   return s.grid == Grid::NF4 ? Type::NF4 : gptq_type(s.bits, storage_group(s), !s.sym);
 }
+
+namespace {
+
+// llama.cpp's Q4_0 / Q4_1 block: f16 d, (Q4_1: f16 m,) then 16 bytes holding
+// column i in the low nibble of byte i and column i + 16 in the high nibble.
+void pack_q4_row(Type t, int64_t k, const uint8_t* q, const float* d, const float* m, uint8_t* dst) {
+  const size_t bytes = traits(t).type_size;
+  for (int64_t b = 0; b < k / 32; ++b, dst += bytes) {
+    uint8_t* p = dst;
+    const uint16_t hd = f32_to_fp16(d[b]);
+    std::memcpy(p, &hd, 2);
+    p += 2;
+    if (t == Type::Q4_1) {
+      const uint16_t hm = f32_to_fp16(m[b]);
+      std::memcpy(p, &hm, 2);
+      p += 2;
+    }
+    const uint8_t* qb = q + b * 32;
+    for (int i = 0; i < 16; ++i) p[i] = static_cast<uint8_t>((qb[i] & 0x0f) | (qb[i + 16] << 4));
+  }
+}
+
+}  // namespace
 
 std::vector<uint8_t> QuantizedLayer::pack() const {
   const size_t rs = row_size(type, cols);
@@ -164,6 +236,8 @@ std::vector<uint8_t> QuantizedLayer::pack() const {
     const float* sr = scale.data() + r * ng;
     if (type == Type::NF4) {
       pack_nf4_row(type, cols, qr, sr, out.data() + static_cast<size_t>(r) * rs);
+    } else if (type == Type::Q4_0 || type == Type::Q4_1) {
+      pack_q4_row(type, cols, qr, sr, min.empty() ? nullptr : min.data() + r * ng, out.data() + static_cast<size_t>(r) * rs);
     } else {
       pack_gptq_row(type, cols, qr, sr, zero.empty() ? nullptr : zero.data() + r * ng, out.data() + static_cast<size_t>(r) * rs);
     }
@@ -208,11 +282,13 @@ QuantizedLayer finish(const LayerSpec& spec, int64_t rows, int64_t cols, std::ve
   }
   L.scale.resize(static_cast<size_t>(rows * ng));
   if (spec.grid == Grid::Uniform && !spec.sym) L.zero.resize(static_cast<size_t>(rows * ng));
+  if (spec.grid == Grid::Q4_1) L.min.resize(static_cast<size_t>(rows * ng));
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t g = 0; g < ng; ++g) {
       const Params p = params(r, g);
       L.scale[static_cast<size_t>(r * ng + g)] = p.d;
       if (!L.zero.empty()) L.zero[static_cast<size_t>(r * ng + g)] = static_cast<uint8_t>(p.z);
+      if (!L.min.empty()) L.min[static_cast<size_t>(r * ng + g)] = p.m;
     }
   return L;
 }
@@ -221,6 +297,7 @@ QuantizedLayer finish(const LayerSpec& spec, int64_t rows, int64_t cols, std::ve
 
 QuantizedLayer rtn(const float* W, int64_t rows, int64_t cols, const LayerSpec& spec) {
   validate(spec);
+  if (llama_grid(spec.grid) && cols % 32 != 0) fail("rows of %lld columns are not a multiple of llama.cpp's block of 32", static_cast<long long>(cols));
   const Quantizer qz(spec);
   const bool per_row = spec.grid == Grid::Uniform && spec.group < 0;
   const int64_t G = per_row ? cols : storage_group(spec), ng = cdiv(cols, G);
@@ -240,6 +317,8 @@ QuantizedLayer rtn(const float* W, int64_t rows, int64_t cols, const LayerSpec& 
 
 QuantizedLayer gptq(const float* W, int64_t rows, int64_t cols, const float* H, const LayerSpec& spec, ThreadPool* pool) {
   validate(spec);
+  const bool contiguous = llama_grid(spec.grid);  // blocks of original columns, fitted at first touch
+  if (contiguous && cols % 32 != 0) fail("rows of %lld columns are not a multiple of llama.cpp's block of 32", static_cast<long long>(cols));
   const Quantizer qz(spec);
   const int64_t K = cols;
   const size_t KK = static_cast<size_t>(K * K);
@@ -306,10 +385,16 @@ QuantizedLayer gptq(const float* W, int64_t rows, int64_t cols, const float* H, 
 
   std::vector<uint8_t> q(static_cast<size_t>(rows * K));
   std::vector<Params> dyn_prm(per_row || stat ? 0 : static_cast<size_t>(rows * ng));
+  std::vector<uint8_t> fitted(contiguous ? static_cast<size_t>(rows * ng) : 0);
+  std::vector<int32_t> pos;  // pos[original column] = its place in quantization order
+  if (contiguous && !order.empty()) {
+    pos.resize(static_cast<size_t>(K));
+    for (int64_t j = 0; j < K; ++j) pos[static_cast<size_t>(order[static_cast<size_t>(j)])] = static_cast<int32_t>(j);
+  }
   const int64_t B = std::min<int64_t>(spec.block, K);
   std::vector<double> losses(static_cast<size_t>(pool ? pool->size() : 1), 0.0);
   for_rows(pool, rows, [&](int64_t r0, int64_t r1) {
-    std::vector<float> err(static_cast<size_t>((r1 - r0) * B)), w1(static_cast<size_t>(B));
+    std::vector<float> err(static_cast<size_t>((r1 - r0) * B)), w1(static_cast<size_t>(B)), blk(static_cast<size_t>(G));
     double loss = 0;
     for (int64_t i1 = 0; i1 < K; i1 += B) {
       const int64_t i2 = std::min(K, i1 + B), count = i2 - i1;
@@ -323,6 +408,20 @@ QuantizedLayer gptq(const float* W, int64_t rows, int64_t cols, const float* H, 
           Params p;
           if (per_row) {
             p = row_prm[static_cast<size_t>(r)];
+          } else if (contiguous && !stat) {
+            const int64_t orig = order.empty() ? j : order[static_cast<size_t>(j)], g = orig / G;
+            Params& slot = dyn_prm[static_cast<size_t>(r * ng + g)];
+            if (!fitted[static_cast<size_t>(r * ng + g)]) {
+              // First column of this block: its other columns are all still
+              // ahead, in this batch (w1, updated) or a later one (wr).
+              for (int64_t t = 0; t < G; ++t) {
+                const int64_t at = pos.empty() ? g * G + t : pos[static_cast<size_t>(g * G + t)];
+                blk[static_cast<size_t>(t)] = at >= i1 && at < i2 ? w1[static_cast<size_t>(at - i1)] : wr[at];
+              }
+              slot = qz.fit(blk.data(), G);
+              fitted[static_cast<size_t>(r * ng + g)] = 1;
+            }
+            p = slot;
           } else if (stat) {
             const int64_t orig = order.empty() ? j : order[static_cast<size_t>(j)];
             p = static_prm[static_cast<size_t>(r * ng + orig / G)];
@@ -354,7 +453,7 @@ QuantizedLayer gptq(const float* W, int64_t rows, int64_t cols, const float* H, 
   bool identity = true;
   for (size_t j = 0; j < order.size() && identity; ++j) identity = order[j] == static_cast<int32_t>(j);
   if (identity) order.clear();
-  const bool store_permuted = spec.act_order && !stat && !per_row;
+  const bool store_permuted = spec.act_order && !stat && !per_row && !contiguous;
   QuantizedLayer L = finish(spec, rows, K, std::move(q), order, store_permuted, [&](int64_t r, int64_t g) {
     if (per_row) return row_prm[static_cast<size_t>(r)];
     return stat ? static_prm[static_cast<size_t>(r * ng + g)] : dyn_prm[static_cast<size_t>(r * ng + g)];

@@ -22,13 +22,18 @@ namespace qgml::quantize {
 enum class Grid {
   Uniform,  // d·(q − z), q in [0, 2^bits), the gptq block types
   NF4,      // absmax·NF4[code] per 64 columns, the nf4 block type
+  // llama.cpp's own 4-bit grids, blocks of 32 contiguous columns in the
+  // ORIGINAL column order (llama.cpp has no permutation), so the file runs in
+  // stock llama.cpp. Scales are chosen as llama.cpp's quantizer chooses them.
+  Q4_0,     // d·(q − 8), d = (value of largest magnitude)/−8
+  Q4_1,     // d·q + m, d = (max − min)/15, m = min
 };
 
 struct LayerSpec {
   Grid grid = Grid::Uniform;
   int bits = 4;          // uniform: 2, 3, 4
   bool sym = false;      // uniform: zero point fixed at 2^(bits−1)
-  int group = 128;       // uniform: 32, 64, 128, or −1 for one scale per row; NF4: always 64
+  int group = 128;       // uniform: 32, 64, 128, or −1 for one scale per row; NF4: always 64; Q4_0/Q4_1: always 32
   bool act_order = true; // quantize columns by decreasing Hessian diagonal
   bool static_groups = false;  // group parameters from the unquantized weights, before any update
   double damp = 0.01;    // λ = damp · mean(diag H)
@@ -50,6 +55,7 @@ struct QuantizedLayer {
   std::vector<uint8_t> q;      // rows × cols codes, in storage column order
   std::vector<float> scale;    // rows × n_groups(): d (uniform) or absmax (NF4), already f16 values
   std::vector<uint8_t> zero;   // rows × n_groups(), uniform only
+  std::vector<float> min;      // rows × n_groups(), Q4_1 only: m, an f16 value
   std::vector<int32_t> perm;   // storage column j holds original column perm[j]; empty: original order
   double loss = 0;             // GPTQ's Σ (w − ŵ)² / (2·[H⁻¹]_jj²); RTN: 0
   double damp = 0;             // the damping fraction finally used
@@ -67,7 +73,9 @@ struct QuantizedLayer {
 // H: cols × cols, symmetric (both triangles). pool may be null (one thread).
 QuantizedLayer gptq(const float* W, int64_t rows, int64_t cols, const float* H, const LayerSpec& spec, ThreadPool* pool);
 // Round to nearest on the same grid, columns in original order (act_order
-// and damping are irrelevant).
+// and damping are irrelevant). On the Q4_0/Q4_1 grids this rounds against the
+// f16-rounded scale, as GPTQ does; llama.cpp's own RTN (which rounds against
+// the unrounded scale) is the types' from_float.
 QuantizedLayer rtn(const float* W, int64_t rows, int64_t cols, const LayerSpec& spec);
 
 // The 16 NF4 code values, decoded from the nf4 block format itself.

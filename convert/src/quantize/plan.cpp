@@ -32,6 +32,22 @@ const char* method_name(Method m) {
 
 bool needs_calibration(Method m) { return m == Method::GPTQ || m == Method::GPTQ_NF4; }
 
+Format parse_format(const std::string& s) {
+  if (s == "gptq") return Format::Gptq;
+  if (s == "q4_0") return Format::Q4_0;
+  if (s == "q4_1") return Format::Q4_1;
+  fail("unknown format '%s' (expected gptq, q4_0 or q4_1)", s.c_str());
+}
+
+const char* format_name(Format f) {
+  switch (f) {
+    case Format::Gptq: return "gptq";
+    case Format::Q4_0: return "q4_0";
+    case Format::Q4_1: return "q4_1";
+  }
+  return "?";
+}
+
 bool glob_match(const std::string& glob, const std::string& name) {
   // Iterative wildcard match with backtracking to the last '*'.
   size_t g = 0, n = 0, star = std::string::npos, mark = 0;
@@ -82,6 +98,11 @@ LayerSpec base_spec(const Params& p) {
   s.bits = p.bits;
   s.sym = p.sym;
   s.group = p.group;
+  if (p.format != Format::Gptq) {
+    s.grid = p.format == Format::Q4_0 ? Grid::Q4_0 : Grid::Q4_1;
+    s.group = 32;
+    s.sym = p.format == Format::Q4_0;
+  }
   s.act_order = p.act_order;
   s.static_groups = p.static_groups;
   s.damp = p.damp;
@@ -93,6 +114,8 @@ LayerSpec base_spec(const Params& p) {
 
 std::vector<TensorPlan> make_plan(const convert::SourceModel& m, const Params& p) {
   const LayerSpec base = base_spec(p);
+  if (p.format != Format::Gptq && p.method != Method::GPTQ && p.method != Method::RTN)
+    fail("--format %s takes --method gptq or rtn, not %s", format_name(p.format), method_name(p.method));
   if (p.method != Method::NF4_DQ) validate(base);
   if (p.method == Method::NF4_DQ && p.bits != 4) fail("NF4 is a 4-bit code, not %d bits", p.bits);
   const bool calibrated = needs_calibration(p.method);
@@ -130,6 +153,10 @@ std::vector<TensorPlan> make_plan(const convert::SourceModel& m, const Params& p
       tp.target = true;
       if (p.method == Method::NF4_DQ) {
         tp.type = Type::NF4_DQ;
+      } else if (p.format != Format::Gptq && t.ne[0] % 32 != 0) {
+        tp.type = Type::F16;  // llama.cpp's own fallback for rows no 32-block type divides
+      } else if (p.format != Format::Gptq && p.method == Method::RTN) {
+        tp.type = p.format == Format::Q4_0 ? Type::Q4_0 : Type::Q4_1;  // the type's from_float: llama.cpp's RTN
       } else {
         tp.spec = base;
         tp.action = calibrated ? Action::Gptq : Action::Rtn;

@@ -183,10 +183,16 @@ Report quantize_model(const Params& p, const Model* float_model) {
     if (kv.key != "general.file_type") w.set(kv.key, kv.value);
   w.set("general.quantization_version", gguf::Value::u32(2));
   w.set("qgml.quantize.method", gguf::Value::string(method_name(p.method)));
+  if (p.format != Format::Gptq) {
+    w.set("qgml.quantize.format", gguf::Value::string(format_name(p.format)));
+    // llama.cpp's LLAMA_FTYPE_MOSTLY_Q4_0 / _Q4_1: what llama.cpp reports the file as.
+    w.set("general.file_type", gguf::Value::u32(p.format == Format::Q4_0 ? 2 : 3));
+  }
   if (p.method != Method::NF4 && p.method != Method::NF4_DQ) {
+    const bool llama = p.format != Format::Gptq;
     w.set("qgml.quantize.bits", gguf::Value::u32(static_cast<uint32_t>(p.bits)));
-    w.set("qgml.quantize.group_size", gguf::Value::i32(p.group));
-    w.set("qgml.quantize.sym", gguf::Value::boolean(p.sym));
+    w.set("qgml.quantize.group_size", gguf::Value::i32(llama ? 32 : p.group));
+    w.set("qgml.quantize.sym", gguf::Value::boolean(llama ? p.format == Format::Q4_0 : p.sym));
   }
   if (calibrate_needed) {
     w.set("qgml.quantize.act_order", gguf::Value::boolean(p.act_order));
