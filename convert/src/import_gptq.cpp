@@ -5,7 +5,7 @@
 // g an f16 scale s and an integer zero z; the libraries dequantize to
 // f32(s) · (q − z) in f32 (checked against their own dequantization in
 // ../shared/data/quantized-hf/*/reference.safetensors, where an f16 product
-// would differ in up to 60 % of the values). qgml's GPTQ blocks hold the same
+// would differ in up to 77 % of the values, 8-bit). qgml's GPTQ blocks hold the same
 // f16 scale and integers and compute the same f32 product, so the values
 // carry over bit for bit.
 //
