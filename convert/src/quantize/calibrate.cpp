@@ -24,6 +24,10 @@ struct Linear {
   LinearInfo info;
   int group = 0;
   std::vector<float> quantized;  // rows × cols, once its group is done
+  // products[i]: window i's T × rows product with the quantized weights,
+  // computed once and reused by every later stage of the block (empty until
+  // first needed, or always when over the memory budget).
+  std::vector<std::vector<float>> products;
 };
 
 // Copies x [K, n] (rows possibly strided) into a dense n × K array.
@@ -50,8 +54,9 @@ class DiscoverHook : public LinearHook {
 // One stage of one window: see calibrate.h for what each linear answers.
 class StageHook : public LinearHook {
  public:
-  StageHook(std::vector<Linear>& lin, int stage, const std::vector<std::vector<float>>* cached, Context& ext)
-      : lin_(lin), stage_(stage), cached_(cached), ext_(ext) {}
+  // zeros: at least rows × n floats of 0 for any linear (the placeholders).
+  StageHook(std::vector<Linear>& lin, int stage, const std::vector<std::vector<float>>* cached, Context& ext, float* zeros)
+      : lin_(lin), stage_(stage), cached_(cached), ext_(ext), zeros_(zeros) {}
 
   Tensor* linear(Context& ctx, Graph& graph, Tensor* w, Tensor* x) override {
     Linear& L = find(w);
@@ -60,9 +65,15 @@ class StageHook : public LinearHook {
       if (captured == nullptr) graph.add_output(x);
       captured = x;
     }
-    if (L.group >= stage_) return ctx.new_tensor_2d(Type::F32, L.info.rows, n);  // never read: zeros
+    if (L.group >= stage_) {
+      // Results are not read, but KV-cache copies may still read these: one
+      // shared block of zeros instead of a fresh zeroed allocation each time.
+      Tensor* z = ext_.new_tensor_2d(Type::F32, L.info.rows, n);
+      z->data = zeros_;
+      return z;
+    }
     if (cached_ != nullptr) {
-      Tensor* leaf = ctx.new_tensor_2d(Type::F32, L.info.rows, n);
+      Tensor* leaf = ext_.new_tensor_2d(Type::F32, L.info.rows, n);  // data: set before the graph runs
       pending.push_back({leaf, &L});
       return leaf;
     }
@@ -88,6 +99,7 @@ class StageHook : public LinearHook {
   int stage_;
   const std::vector<std::vector<float>>* cached_;
   Context& ext_;
+  float* zeros_;
 };
 
 }  // namespace
@@ -156,6 +168,18 @@ CalibrationStats calibrate(const Model& model, const std::vector<std::vector<int
         }
     const bool use_cache = cache_bytes <= opt.cache_budget_bytes;
     st.cached = st.cached && use_cache;
+    // Every stage re-runs the block up to its group, so without keeping the
+    // products the later stages would recompute e.g. gate/up twice and k/v
+    // (read by the KV-cache copies) four times: keep them when they fit too.
+    size_t product_bytes = 0;
+    int64_t max_rows = 0;
+    for (const Linear& L : lin) {
+      product_bytes += static_cast<size_t>(n_win * T * L.info.rows) * sizeof(float);
+      max_rows = std::max(max_rows, L.info.rows);
+    }
+    const bool keep_products = use_cache && cache_bytes + product_bytes <= opt.cache_budget_bytes;
+    for (Linear& L : lin) L.products.assign(static_cast<size_t>(n_win), {});
+    const std::vector<float> zeros(static_cast<size_t>(max_rows * T), 0.0f);
     std::vector<std::vector<std::vector<float>>> inputs(static_cast<size_t>(n_groups));  // [group][window]
 
     for (int stage = 0; stage <= n_groups; ++stage) {
@@ -177,7 +201,7 @@ CalibrationStats calibrate(const Model& model, const std::vector<std::vector<int
         Tensor* x = ext.new_tensor_2d(Type::F32, E, T);
         x->data = &hidden[static_cast<size_t>(i * T * E)];
         Graph g;
-        StageHook hook(lin, stage, use_cache ? &inputs[0] : nullptr, ext);
+        StageHook hook(lin, stage, use_cache ? &inputs[0] : nullptr, ext, const_cast<float*>(zeros.data()));
         Tensor* out = build_block(model, ctx, g, cache, positions, layer, x, &hook);
         if (final_stage) g.add_output(out);
         // Fill only the ready-made products the graph actually reaches.
@@ -186,13 +210,23 @@ CalibrationStats calibrate(const Model& model, const std::vector<std::vector<int
           for (const Tensor* s : node->src)
             if (s != nullptr) used.insert(s->view_src != nullptr ? s->view_src : s);
         const auto tl = Clock::now();
+        std::vector<std::vector<float>> scratch;  // products not kept: alive until the graph has run
+        scratch.reserve(hook.pending.size());
         for (const StageHook::Pending& p : hook.pending) {
-          if (used.count(p.leaf) == 0) continue;
-          const std::vector<float>& in = inputs[static_cast<size_t>(p.lin->group)][static_cast<size_t>(i)];
           const int64_t cols = p.lin->info.cols, rows = p.lin->info.rows;
-          // leaf[t][r] = Σ_k in[t][k] · Ŵ[r][k]
-          linalg::gemm(T, rows, cols, 1.0f, linalg::row_major(in.data(), cols),
-                       linalg::transposed(p.lin->quantized.data(), cols), static_cast<float*>(p.leaf->data), rows, &pool);
+          std::vector<float>& prod = keep_products ? p.lin->products[static_cast<size_t>(i)] : (scratch.emplace_back(), scratch.back());
+          if (used.count(p.leaf) == 0) {
+            p.leaf->data = const_cast<float*>(zeros.data());  // not reached: any valid memory
+            continue;
+          }
+          if (prod.empty()) {
+            prod.resize(static_cast<size_t>(T * rows));
+            const std::vector<float>& in = inputs[static_cast<size_t>(p.lin->group)][static_cast<size_t>(i)];
+            // prod[t][r] = Σ_k in[t][k] · Ŵ[r][k]
+            linalg::gemm(T, rows, cols, 1.0f, linalg::row_major(in.data(), cols),
+                         linalg::transposed(p.lin->quantized.data(), cols), prod.data(), rows, &pool);
+          }
+          p.leaf->data = prod.data();
         }
         st.linear_seconds += since(tl);
         cache.n_past = 0;
