@@ -26,9 +26,23 @@ using namespace avx2;
 
 inline const BlockQ8K* act_block(const uint8_t* a, int64_t b) { return reinterpret_cast<const BlockQ8K*>(a) + b; }
 
-// Lanes 0-7 (elements 0-15 after maddubs) get s0, lanes 8-15 get s1.
-inline __m256i pair_scale(int s0, int s1) {
-  return _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(s1)), _mm_set1_epi16(static_cast<int16_t>(s0)));
+// Sub-block scales for the int16 madd, by one byte shuffle per chunk from
+// the 8 int16 scales of a 128-element half broadcast to both 128-bit lanes
+// (half16): pair_scale gives lanes 0-7 (elements 0-15 after maddubs) scale
+// 2c and lanes 8-15 scale 2c+1; one_scale gives every lane scale j.
+inline __m256i half16(__m128i s16) { return _mm256_broadcastsi128_si256(s16); }
+inline __m256i pair_scale(__m256i h, int c) {
+  const char lo = static_cast<char>(4 * c), hi = static_cast<char>(4 * c + 2);
+  return _mm256_shuffle_epi8(h, _mm256_setr_epi8(lo, lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1,
+                                                 lo, lo + 1, lo, lo + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1,
+                                                 hi, hi + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1));
+}
+inline __m256i one_scale(__m256i h, int j) {
+  return _mm256_shuffle_epi8(h, _mm256_set1_epi16(static_cast<int16_t>(2 * j | (2 * j + 1) << 8)));
+}
+// The int16 scales of half h (0: scales 0-7, 1: scales 8-15) of 16.
+inline __m256i half_of(__m256i s16, int h) {
+  return half16(h == 0 ? _mm256_castsi256_si128(s16) : _mm256_extracti128_si256(s16, 1));
 }
 
 // Shared tiling over super-blocks: U::block<NA> adds one super-block of one
@@ -69,14 +83,15 @@ struct Q2K {
   template <int NA>
   static void block(const BlockQ2K& x, const BlockQ8K* const* a, __m256* acc) {
     const __m256i m3 = _mm256_set1_epi8(3);
+    const __m256i sc16 = _mm256_cvtepu8_epi16(
+        _mm_and_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x.scales)), _mm_set1_epi8(15)));
     __m256i isum[NA];
     for (int j = 0; j < NA; ++j) isum[j] = _mm256_setzero_si256();
     for (int h = 0; h < 2; ++h) {
-      const __m256i q = load(x.qs + 32 * h);
+      const __m256i q = load(x.qs + 32 * h), sh = half_of(sc16, h);
       for (int c = 0; c < 4; ++c) {
-        const int s = 8 * h + 2 * c;
         const __m256i qc = _mm256_and_si256(_mm256_srli_epi16(q, 2 * c), m3);
-        chunk<NA>(qc, pair_scale(x.scales[s] & 15, x.scales[s + 1] & 15), a, 128 * h + 32 * c, isum);
+        chunk<NA>(qc, pair_scale(sh, c), a, 128 * h + 32 * c, isum);
       }
     }
     const __m256i mins = _mm256_cvtepu8_epi16(_mm_srli_epi16(
@@ -109,23 +124,22 @@ struct Q3K {
     s[1] = (w[1] & lo4) | (((w[2] >> 2) & lo2) << 4);
     s[2] = ((w[0] >> 4) & lo4) | (((w[2] >> 4) & lo2) << 4);
     s[3] = ((w[1] >> 4) & lo4) | (((w[2] >> 6) & lo2) << 4);
-    alignas(16) int8_t sc[16];
-    _mm_store_si128(reinterpret_cast<__m128i*>(sc),
-                    _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s)), _mm_set1_epi8(32)));
     const __m256i m3 = _mm256_set1_epi8(3), m1 = _mm256_set1_epi8(1);
     const __m256i hm = load(x.hmask);
+    const __m256i sc16 = _mm256_cvtepi8_epi16(
+        _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s)), _mm_set1_epi8(32)));
     __m256i isum[NA];
     for (int j = 0; j < NA; ++j) isum[j] = _mm256_setzero_si256();
     for (int h = 0; h < 2; ++h) {
-      const __m256i q = load(x.qs + 32 * h);
+      const __m256i q = load(x.qs + 32 * h), sh = half_of(sc16, h);
       for (int c = 0; c < 4; ++c) {
         const __m256i lo = _mm256_and_si256(_mm256_srli_epi16(q, 2 * c), m3);
         const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(hm, 4 * h + c), m1);
         const __m256i qc = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 2));
-        chunk<NA>(qc, pair_scale(sc[8 * h + 2 * c], sc[8 * h + 2 * c + 1]), a, 128 * h + 32 * c, isum);
+        chunk<NA>(qc, pair_scale(sh, c), a, 128 * h + 32 * c, isum);
       }
     }
-    take_offset<NA, 2>(_mm256_cvtepi8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(sc))), a, isum);
+    take_offset<NA, 2>(sc16, a, isum);
     const float d = fp16_to_f32(x.d);
     for (int j = 0; j < NA; ++j)
       acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[j]), _mm256_set1_ps(d * a[j]->d), acc[j]);
@@ -146,7 +160,7 @@ struct Q45K {
     s[1] = (w[2] & lo4) | (((w[0] >> 6) & lo2) << 4);
     s[2] = w[1] & lo6;
     s[3] = ((w[2] >> 4) & lo4) | (((w[1] >> 6) & lo2) << 4);
-    const uint8_t* sc = reinterpret_cast<const uint8_t*>(s);
+    const __m256i sh = half16(_mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(s))));
     const __m256i m4 = _mm256_set1_epi8(15);
     __m256i qh;
     if constexpr (kHigh) qh = load(x.qh);
@@ -160,8 +174,8 @@ struct Q45K {
         lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * p), one), 4));
         hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * p + 1), one), 4));
       }
-      chunk<NA>(lo, _mm256_set1_epi16(sc[2 * p]), a, 64 * p, isum);
-      chunk<NA>(hi, _mm256_set1_epi16(sc[2 * p + 1]), a, 64 * p + 32, isum);
+      chunk<NA>(lo, one_scale(sh, 2 * p), a, 64 * p, isum);
+      chunk<NA>(hi, one_scale(sh, 2 * p + 1), a, 64 * p + 32, isum);
     }
     // Each min pairs with the two 16-sums of its sub-block.
     const __m128i dup = _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
@@ -180,20 +194,21 @@ struct Q6K {
   template <int NA>
   static void block(const BlockQ6K& x, const BlockQ8K* const* a, __m256* acc) {
     const __m256i m4 = _mm256_set1_epi8(15), m3 = _mm256_set1_epi8(3);
+    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x.scales)));
     __m256i isum[NA];
     for (int j = 0; j < NA; ++j) isum[j] = _mm256_setzero_si256();
     for (int h = 0; h < 2; ++h) {
       const __m256i l0 = load(x.ql + 64 * h), l1 = load(x.ql + 64 * h + 32), qh = load(x.qh + 32 * h);
+      const __m256i sh = half_of(sc16, h);
       const __m256i lo[4] = {_mm256_and_si256(l0, m4), _mm256_and_si256(l1, m4),
                              _mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(_mm256_srli_epi16(l1, 4), m4)};
       for (int c = 0; c < 4; ++c) {
         const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), m3);
         const __m256i qc = _mm256_or_si256(lo[c], _mm256_slli_epi16(hi, 4));
-        const int s = 8 * h + 2 * c;
-        chunk<NA>(qc, pair_scale(x.scales[s], x.scales[s + 1]), a, 128 * h + 32 * c, isum);
+        chunk<NA>(qc, pair_scale(sh, c), a, 128 * h + 32 * c, isum);
       }
     }
-    take_offset<NA, 5>(_mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x.scales))), a, isum);
+    take_offset<NA, 5>(sc16, a, isum);
     const float d = fp16_to_f32(x.d);
     for (int j = 0; j < NA; ++j)
       acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[j]), _mm256_set1_ps(d * a[j]->d), acc[j]);
