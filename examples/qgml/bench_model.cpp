@@ -93,6 +93,7 @@ int run_model_bench(const std::vector<std::string>& argv) {
     std::printf("| %s%-6lld | %12.2f | %10.2f |\n", name, static_cast<long long>(n), s.median, s.stddev);
     if (!batched) tg_median = s.median;
   }
+  if (n_gen > 0) std::printf("generation settled on %d thread(s) (adaptive; QGML_ADAPTIVE_THREADS=0 fixes -t)\n", session.generation_threads());
   if (tg_median > 0) {
     const double gbs = tg_median * static_cast<double>(model->weight_bytes()) / 1e9;
     std::printf("generation streams %.2f GB/s of weights", gbs);

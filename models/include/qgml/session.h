@@ -53,6 +53,8 @@ class Session {
   int64_t n_ctx() const { return cache_.n_ctx; }
   const Model& model() const { return model_; }
   const std::vector<float>& logits() const { return logits_; }
+  // Threads one-token steps use now (the tuner's current choice when adaptive).
+  int generation_threads() const { return tuner_ != nullptr ? tuner_->best() : pool_->size(); }
 
  private:
   const Model& model_;
