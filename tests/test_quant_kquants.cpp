@@ -16,6 +16,7 @@
 //     SIMD level against the scalar integer reference; gemm tiles against
 //     the same level's vec_dot bit for bit.
 #include <cfloat>
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -24,7 +25,9 @@
 #include "cpu/kernels.h"
 #include "npy.h"
 #include "qgml/fp16.h"
+#include "qgml/graph.h"
 #include "qgml/io.h"
+#include "qgml/ops.h"
 #include "quant_test_util.h"
 #include "quants.h"
 #include "test_util.h"
@@ -316,6 +319,62 @@ TEST(KQuants, GemmTilesEqualVecDotBitForBit) {
       }
     }
   }
+}
+
+std::vector<float> run_graph(Tensor* out, int threads) {
+  Graph g;
+  g.add_output(out);
+  g.compute(threads);
+  std::vector<float> v(static_cast<size_t>(out->nelements()));
+  for (int64_t n = 0; n < out->ne[1]; ++n) std::memcpy(&v[n * out->ne[0]], out->row(n), out->ne[0] * sizeof(float));
+  return v;
+}
+
+// mul_mat through the graph (activations quantized to Q8_K, vec_dot or gemm
+// by shape, rows split among threads) against the dequantized weights times
+// the float activations in double. Q8_K rounds each activation by at most
+// amax(block)/254; plus float summation slack.
+TEST(KQuants, MulMatMatchesDequantizedDoubleReference) {
+  const struct {
+    int64_t K, M, N;
+  } cases[] = {{512, 37, 1}, {256, 9, 70}, {1280, 5, 3}};
+  for (Isa isa : test::runnable_isas()) {
+    set_max_isa(isa);
+    for (Type t : kKTypes) {
+      for (const auto& c : cases) {
+        Context ctx;
+        Tensor* w = ctx.new_tensor_2d(t, c.K, c.M);
+        const auto bytes = random_blocks(t, c.M * c.K / 256, 5 + static_cast<uint32_t>(c.K));
+        std::memcpy(w->data, bytes.data(), bytes.size());
+        Tensor* x = ctx.new_tensor_2d(Type::F32, c.K, c.N);
+        const auto xv = test::random_floats(static_cast<size_t>(c.K * c.N), 23, -2.0f, 2.0f);
+        std::memcpy(x->data, xv.data(), xv.size() * sizeof(float));
+        Tensor* y = mul_mat(ctx, w, x);
+        const std::vector<float> y1 = run_graph(y, 1), y2 = run_graph(y, 2);
+        ASSERT_EQ(0, std::memcmp(y1.data(), y2.data(), y1.size() * sizeof(float))) << isa_name(isa) << " " << type_name(t);
+        std::vector<float> wr(static_cast<size_t>(c.K));
+        for (int64_t m = 0; m < c.M; ++m) {
+          traits(t).to_float(w->row(m), wr.data(), c.K);
+          for (int64_t n = 0; n < c.N; ++n) {
+            const float* xr = xv.data() + n * c.K;
+            double ref = 0.0, err = 0.0, mag = 0.0;
+            for (int64_t b = 0; b < c.K; b += 256) {
+              double amax = 0.0;
+              for (int64_t k = b; k < b + 256; ++k) amax = std::max(amax, std::fabs(static_cast<double>(xr[k])));
+              for (int64_t k = b; k < b + 256; ++k) {
+                ref += static_cast<double>(wr[k]) * xr[k];
+                err += std::fabs(static_cast<double>(wr[k])) * amax / 254 * 1.001;
+                mag += std::fabs(static_cast<double>(wr[k]) * xr[k]);
+              }
+            }
+            ASSERT_NEAR(y1[n * c.M + m], ref, err + 1e-5 * mag + 1e-6)
+                << isa_name(isa) << " " << type_name(t) << " K=" << c.K << " m=" << m << " n=" << n;
+          }
+        }
+      }
+    }
+  }
+  set_max_isa(best_isa());
 }
 
 // The K types' activation partner is Q8_K, and every level fills the slots.
