@@ -40,6 +40,7 @@ const char* kUsage =
     "  --embd-type TYPE    token embedding and output head (default f16)\n"
     "  --eval FILE         perplexity before and after (llama.cpp protocol), with --eval-ctx N (default 512)\n"
     "  --vocab FILE        tokenizer.bin of a llama2.c checkpoint\n"
+    "  --cache-mb N        memory for one block's captured activations; beyond it they are recomputed (default 1024)\n"
     "  -t, --threads N     threads (default: all)\n";
 
 std::string human_bytes(double b) {
@@ -114,7 +115,7 @@ int cmd_quantize(const std::vector<std::string>& argv) {
     fail("--embd-type '%s': unknown type", embd.c_str());
   p.vocab = args.get("--vocab");
   p.n_threads = static_cast<int>(args.get_int("-t", 0));
-  if (args.has("--cache-mb")) p.cache_budget_bytes = static_cast<size_t>(args.get_int("--cache-mb", 4096)) << 20;
+  if (args.has("--cache-mb")) p.cache_budget_bytes = static_cast<size_t>(args.get_int("--cache-mb", 1024)) << 20;
   if (p.calib_samples < 1 || p.calib_ctx < 2) fail("--calib-samples must be ≥ 1 and --calib-ctx ≥ 2");
   const std::string eval = args.get("--eval");
   const int64_t eval_ctx = args.get_int("--eval-ctx", 512);

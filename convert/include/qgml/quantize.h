@@ -70,7 +70,10 @@ struct Params {
   std::vector<KeepRule> keep;
   Type embd_type = Type::F16;  // token embedding and output head, unless a rule says otherwise
   int n_threads = 0;           // 0: ThreadPool::default_threads()
-  size_t cache_budget_bytes = size_t{4} << 30;
+  // Captured linear inputs (and products) kept per block: 1 GiB keeps every
+  // product of a small model cached and a 1.1B model's calibration under
+  // 4 GB peak (its full set of products would be ~3.9 GB on top of the weights).
+  size_t cache_budget_bytes = size_t{1} << 30;
   // Progress and log lines; `transient` lines may be overwritten by the next one.
   std::function<void(const std::string& line, bool transient)> log;
 };

@@ -54,7 +54,10 @@ struct CalibrationStats {
 };
 
 struct CalibrateOptions {
-  size_t cache_budget_bytes = size_t{4} << 30;
+  // Captured linear inputs (and products) kept per block: 1 GiB keeps every
+  // product of a small model cached and a 1.1B model's calibration under
+  // 4 GB peak (its full set of products would be ~3.9 GB on top of the weights).
+  size_t cache_budget_bytes = size_t{1} << 30;
   // Progress: block, number of blocks, what is happening.
   std::function<void(int block, int n_blocks, const std::string& what)> on_progress;
 };
