@@ -25,19 +25,25 @@ namespace {
 // its core back when the machine is busy.
 class Barrier {
  public:
+  // Called between runs. A thread of the previous run may still be on its
+  // way out of wait() (woken, not yet returned): it reads n_ and spins_ only
+  // before its arrival, so resizing cannot change what it sees, and both are
+  // atomics so that the late read is not a data race either.
   void reset(int n) {
-    n_ = n;
+    n_.store(n, std::memory_order_relaxed);
     count_.store(0);
     // With more threads than cores, a spinning waiter only delays the thread
     // it waits for: go straight to yielding and sleeping.
     const unsigned hw = std::thread::hardware_concurrency();
-    spins_ = hw != 0 && static_cast<unsigned>(n) > hw ? 0 : kSpins;
+    spins_.store(hw != 0 && static_cast<unsigned>(n) > hw ? 0 : kSpins, std::memory_order_relaxed);
   }
 
   void wait() {
-    if (n_ <= 1) return;
+    const int n = n_.load(std::memory_order_relaxed);
+    const int spins = spins_.load(std::memory_order_relaxed);
+    if (n <= 1) return;
     const unsigned gen = gen_.load(std::memory_order_acquire);
-    if (count_.fetch_add(1, std::memory_order_acq_rel) + 1 == n_) {
+    if (count_.fetch_add(1, std::memory_order_acq_rel) + 1 == n) {
       count_.store(0, std::memory_order_relaxed);
       {
         std::lock_guard<std::mutex> lock(mu_);
@@ -46,7 +52,7 @@ class Barrier {
       cv_.notify_all();
       return;
     }
-    for (int i = 0; i < spins_; ++i) {
+    for (int i = 0; i < spins; ++i) {
       if (gen_.load(std::memory_order_acquire) != gen) return;
       QGML_CPU_RELAX();
     }
@@ -66,8 +72,8 @@ class Barrier {
   // enough that a busy machine does not lose a millisecond per barrier.
   static constexpr int kSpins = 1 << 11;
   static constexpr int kYields = 8;
-  int n_ = 1;
-  int spins_ = kSpins;
+  std::atomic<int> n_{1};
+  std::atomic<int> spins_{kSpins};
   std::atomic<int> count_{0};
   std::atomic<unsigned> gen_{0};
   std::mutex mu_;
