@@ -55,9 +55,11 @@ clean:
 
 # The optional CUDA offload (ggml/src/cuda/*.cu, needs nvcc) in build-cuda:
 # the same tool and tests, with matmuls offloaded when a GPU is present.
+# CUDA_TARGETS narrows the build (CI: the tool and test_cuda only).
+CUDA_TARGETS ?= all
 cuda:
 	@cmake -S . -B build-cuda -DCMAKE_BUILD_TYPE=Release -DQGML_CUDA=ON $(CMAKE_FLAGS) >/dev/null
-	@cmake --build build-cuda -j $(JOBS)
+	@cmake --build build-cuda -j $(JOBS) --target $(CUDA_TARGETS)
 
 # The whole suite under ASan+UBSan (build-asan), then the tests that run
 # threads under TSan (build-tsan). QGML_SANITIZER_QUICK=1 lets the few long
