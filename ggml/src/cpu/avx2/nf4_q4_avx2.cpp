@@ -19,6 +19,7 @@
 #include "../gemm_tiles.h"
 #include "../kernels.h"
 #include "avx2_util.h"
+#include "block32_avx2.h"
 #include "nf4_avx2.h"
 
 namespace qgml {
@@ -60,88 +61,22 @@ struct Nf4DqKernel {
   }
 };
 
-// Q4_0 / Q4_1 nibbles (element j low, j+16 high) as 32 ordered bytes.
-inline __m256i nibbles32(const uint8_t* qs) {
-  return _mm256_and_si256(_mm256_srlv_epi64(bcast16(qs), _mm256_setr_epi64x(0, 0, 4, 4)), _mm256_set1_epi8(0x0f));
-}
-
-// The min term m·Σa is summed in a scalar per pair, in block order.
-struct Q4_1Kernel {
-  template <int R, int NA>
-  static void tile(int64_t k, const uint8_t* w, size_t ws, const uint8_t* const* act, float* out, int64_t ldo) {
-    const __m256i ones = _mm256_set1_epi16(1);
-    __m256 acc[R][NA];
-    float ms[R][NA];
-    for (int r = 0; r < R; ++r)
-      for (int j = 0; j < NA; ++j) {
-        acc[r][j] = _mm256_setzero_ps();
-        ms[r][j] = 0.0f;
-      }
-    for (int64_t e0 = 0; e0 < k; e0 += kQK4_1) {
-      const int8_t* qa[NA];
-      float da[NA];
-      int asum[NA];
-      const int off = static_cast<int>(e0 % kQK8_A);
-      for (int j = 0; j < NA; ++j) {
-        const BlockQ8A* A = reinterpret_cast<const BlockQ8A*>(act[j]) + e0 / kQK8_A;
-        qa[j] = A->qs + off;
-        da[j] = A->d;
-        asum[j] = A->bsums[off / 32];
-      }
-      for (int r = 0; r < R; ++r) {
-        const BlockQ4_1* x = reinterpret_cast<const BlockQ4_1*>(w + r * ws) + e0 / kQK4_1;
-        if ((e0 / kQK4_1) % 3 == 0) _mm_prefetch(reinterpret_cast<const char*>(x) + kPrefetchBytes, _MM_HINT_T0);
-        const float d = _cvtsh_ss(x->d), m = _cvtsh_ss(x->m);
-        const __m256i q = nibbles32(x->qs);
-        for (int j = 0; j < NA; ++j) {
-          const __m256i i32 = _mm256_madd_epi16(_mm256_maddubs_epi16(q, load(qa[j])), ones);
-          acc[r][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32), _mm256_set1_ps(d * da[j]), acc[r][j]);
-          ms[r][j] += m * da[j] * static_cast<float>(asum[j]);
-        }
-      }
-    }
-    for (int r = 0; r < R; ++r)
-      for (int j = 0; j < NA; ++j) out[j * ldo + r] = hsum(acc[r][j]) + ms[r][j];
-  }
+// llama.cpp's blocks, decoded for the shared loops of block32_avx2.h.
+struct Q4_0Decode {
+  using Block = BlockQ4_0;
+  static constexpr int kPrefetchEvery = 4;
+  struct Tables {};
+  static __m256i weights(const Block* x, const Tables&) { return _mm256_sub_epi8(nibbles32(x->qs), _mm256_set1_epi8(8)); }
 };
-
-// Signed weights × Q8_0 activations: |w| · sign(a, w).
-template <bool kQ4>
-struct Q8_0ActKernel {
-  template <int R, int NA>
-  static void tile(int64_t k, const uint8_t* w, size_t ws, const uint8_t* const* act, float* out, int64_t ldo) {
-    const __m256i ones = _mm256_set1_epi16(1);
-    __m256 acc[R][NA];
-    for (int r = 0; r < R; ++r)
-      for (int j = 0; j < NA; ++j) acc[r][j] = _mm256_setzero_ps();
-    const int64_t nb = (k + 31) / 32;
-    for (int64_t b = 0; b < nb; ++b) {
-      const BlockQ8_0* y[NA];
-      for (int j = 0; j < NA; ++j) y[j] = reinterpret_cast<const BlockQ8_0*>(act[j]) + b;
-      for (int r = 0; r < R; ++r) {
-        __m256i q;
-        float d;
-        if constexpr (kQ4) {
-          const BlockQ4_0* x = reinterpret_cast<const BlockQ4_0*>(w + r * ws) + b;
-          if (b % 4 == 0) _mm_prefetch(reinterpret_cast<const char*>(x) + kPrefetchBytes, _MM_HINT_T0);
-          q = _mm256_sub_epi8(nibbles32(x->qs), _mm256_set1_epi8(8));
-          d = _cvtsh_ss(x->d);
-        } else {
-          const BlockQ8_0* x = reinterpret_cast<const BlockQ8_0*>(w + r * ws) + b;
-          if (b % 2 == 0) _mm_prefetch(reinterpret_cast<const char*>(x) + kPrefetchBytes, _MM_HINT_T0);
-          q = load(x->qs);
-          d = _cvtsh_ss(x->d);
-        }
-        const __m256i aq = _mm256_sign_epi8(q, q);
-        for (int j = 0; j < NA; ++j) {
-          const __m256i i32 = _mm256_madd_epi16(_mm256_maddubs_epi16(aq, _mm256_sign_epi8(load(y[j]->qs), q)), ones);
-          acc[r][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32), _mm256_set1_ps(d * _cvtsh_ss(y[j]->d)), acc[r][j]);
-        }
-      }
-    }
-    for (int r = 0; r < R; ++r)
-      for (int j = 0; j < NA; ++j) out[j * ldo + r] = hsum(acc[r][j]);
-  }
+struct Q8_0Decode {
+  using Block = BlockQ8_0;
+  static constexpr int kPrefetchEvery = 2;
+  struct Tables {};
+  static __m256i weights(const Block* x, const Tables&) { return load(x->qs); }
+};
+struct Q4_1Decode {
+  using Block = BlockQ4_1;
+  static __m256i weights(const Block* x) { return nibbles32(x->qs); }
 };
 
 }  // namespace
@@ -151,12 +86,12 @@ void register_avx2_nf4_q4_kernels(KernelTable& t) {
   t[Type::NF4].gemm = gemm_tiles<Code64Kernel<BlockNF4, Nf4Code>>;
   t[Type::NF4_DQ].vec_dot = vec_dot_tile<Nf4DqKernel>;
   t[Type::NF4_DQ].gemm = gemm_tiles<Nf4DqKernel>;
-  t[Type::Q4_1].vec_dot = vec_dot_tile<Q4_1Kernel>;
-  t[Type::Q4_1].gemm = gemm_tiles<Q4_1Kernel>;
-  t[Type::Q4_0].vec_dot = vec_dot_tile<Q8_0ActKernel<true>>;
-  t[Type::Q4_0].gemm = gemm_tiles<Q8_0ActKernel<true>>;
-  t[Type::Q8_0].vec_dot = vec_dot_tile<Q8_0ActKernel<false>>;
-  t[Type::Q8_0].gemm = gemm_tiles<Q8_0ActKernel<false>>;
+  t[Type::Q4_1].vec_dot = vec_dot_tile<MinKernel<Q4_1Decode>>;
+  t[Type::Q4_1].gemm = gemm_tiles<MinKernel<Q4_1Decode>>;
+  t[Type::Q4_0].vec_dot = vec_dot_tile<Q8_0ActKernel<Q4_0Decode>>;
+  t[Type::Q4_0].gemm = gemm_tiles<Q8_0ActKernel<Q4_0Decode>>;
+  t[Type::Q8_0].vec_dot = vec_dot_tile<Q8_0ActKernel<Q8_0Decode>>;
+  t[Type::Q8_0].gemm = gemm_tiles<Q8_0ActKernel<Q8_0Decode>>;
 }
 
 void register_avx2_quant_kernels(KernelTable& t) {
