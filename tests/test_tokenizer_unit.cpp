@@ -225,6 +225,17 @@ TEST(Spm, WordByWordEqualsWholeText) {
   }
 }
 
+TEST(Spm, SpaceNearTheStartWithoutPrefix) {
+  // Without the dummy prefix a U+2581 can sit one or two bytes into the text
+  // ("a b"); looking three bytes back from it once threw std::out_of_range
+  // (found by fuzz_sentencepiece).
+  VocabSpec spec = small_spm({{"\xE2\x96\x81", -1}, {"a", -1}, {"b", -1}, {"\xE2\x96\x81" "b", -0.5f}});
+  spec.add_space_prefix = 0;
+  const Tokenizer tok(spec);
+  EXPECT_EQ(tok.encode("a b", false), (std::vector<int32_t>{260, 262}));
+  for (const std::string s : {"a b", "ab b", "\xC3\xA9 b", "a  b", " b"}) EXPECT_EQ(tok.decode(tok.encode(s, false)), s) << s;
+}
+
 // A tiny byte-level vocabulary: the 256 byte symbols, then merge results.
 VocabSpec small_bpe(const std::vector<std::string>& merges, const std::string& pre = "gpt-2") {
   VocabSpec v;

@@ -94,7 +94,7 @@ void spm_encode(const Vocab& vocab, const std::string& text, std::vector<int32_t
   const std::string_view space(kSpace, 3);
   size_t start = 0;
   for (size_t p = all.find(space, 1); p != std::string_view::npos; p = all.find(space, p + 3)) {
-    if (p == start || all.compare(p - 3, 3, space) == 0) continue;  // inside a run of U+2581
+    if (p == start || (p >= 3 && all.compare(p - 3, 3, space) == 0)) continue;  // inside a run of U+2581
     encode_chunk(vocab, all.substr(start, p - start), syms, queue, out);
     start = p;
   }
