@@ -9,6 +9,8 @@
 //   gemm           bitwise equal to the same level's vec_dot (the kernel contract)
 //   quantize_act   byte-equal, or per block at most twice the scalar quantizer's
 //                  largest error (SIMD rounding may differ at ties)
+//   axpy           |y + a·x − exact| ≤ 2⁻²⁴·(|a·x| + |exact|) per element: one
+//                  rounding of the product (none when fused) and one of the sum
 // Levels the CPU cannot run are skipped loudly.
 #include <gtest/gtest.h>
 
@@ -213,6 +215,31 @@ TEST_P(Kernels, QuantizeActMatchesScalar) {
           el = std::max(el, std::fabs(static_cast<double>(dl[i]) - x[i]));
         }
         EXPECT_LE(el, 2 * es + 1e-7) << isa_name(GetParam()) << " " << type_name(t) << " k=" << k << " block " << i0 / bs;
+      }
+    }
+  }
+}
+
+TEST_P(Kernels, AxpyEqualsExact) {
+  for (int ti = 0; ti < kTypeCount; ++ti) {
+    const Type t = static_cast<Type>(ti);
+    if (scalar()[t].axpy == nullptr) continue;
+    ASSERT_NE(level()[t].axpy, nullptr) << type_name(t);
+    for (int64_t k : kLengths) {
+      const std::vector<float> x = random_row(k, static_cast<uint32_t>(k + 11)), y0 = random_row(k, static_cast<uint32_t>(k + 12));
+      const std::vector<uint8_t> xq = quantize(t, x);
+      const std::vector<float> xd = dequantize(t, xq.data(), k);
+      const float a = -0.37f;
+      std::vector<float> y = y0;
+      // Offset writes: a kernel that writes past k would change the guard.
+      y.push_back(12345.0f);
+      level()[t].axpy(k, a, xq.data(), y.data());
+      EXPECT_EQ(y.back(), 12345.0f) << isa_name(GetParam()) << " " << type_name(t) << " k=" << k << ": wrote past the end";
+      for (int64_t i = 0; i < k; ++i) {
+        const double exact = static_cast<double>(y0[i]) + static_cast<double>(a) * xd[i];
+        // One rounding of a·x and one of the sum: at most 2⁻²⁴ of each magnitude.
+        const double tol = std::ldexp(std::fabs(static_cast<double>(a) * xd[i]) + std::fabs(exact), -24);
+        EXPECT_LE(std::fabs(y[i] - exact), tol) << isa_name(GetParam()) << " " << type_name(t) << " k=" << k << " i=" << i;
       }
     }
   }

@@ -9,7 +9,7 @@ namespace qgml {
 const char* op_name(Op op) {
   static const char* const kNames[] = {
       "none", "get_rows", "add", "mul", "scale", "rms_norm", "layer_norm", "mul_mat", "rope", "soft_max",
-      "silu", "gelu", "relu", "swiglu", "cpy", "cont", "view", "concat",
+      "silu", "gelu", "relu", "swiglu", "cpy", "cont", "view", "concat", "attend",
   };
   static_assert(sizeof(kNames) / sizeof(kNames[0]) == static_cast<size_t>(Op::Count), "one name per op");
   const size_t i = static_cast<size_t>(op);

@@ -55,6 +55,16 @@ struct SoftMaxParams {
 // [n_kv, n_tokens]) is added after scaling (use −INFINITY to mask).
 Tensor* soft_max(Context& ctx, Tensor* a, const SoftMaxParams& p, Tensor* mask = nullptr);
 
+// Attention over cached keys and values in one op: for query i of head h,
+// out = Σ_j softmax_j(p.scale · q·k_j [causal, ALiBi as soft_max]) · v_j,
+// the same as mul_mat → soft_max → mul_mat, without materializing the scores
+// of masked positions or permuting the result.
+// q: [hd, n_head, n] F32 (any strides); k: [hd, n_kv_head, n_kv] (F32 or F16,
+// rows contiguous); v: [n_kv, hd, n_kv_head] (values transposed, positions
+// contiguous; F32 or F16). n_head must be a multiple of n_kv_head (heads
+// h·n_kv_head/n_head share key/value head). Result: [hd, n_head, n] F32, contiguous.
+Tensor* attend(Context& ctx, Tensor* q, Tensor* k, Tensor* v, const SoftMaxParams& p);
+
 Tensor* silu(Context& ctx, Tensor* a);
 // GELU: the tanh approximation (GPT-2, "gelu_new") or the exact erf form (Falcon, GPT-NeoX).
 Tensor* gelu(Context& ctx, Tensor* a, bool tanh_approximation = true);

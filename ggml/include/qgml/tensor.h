@@ -39,6 +39,7 @@ enum class Op : uint8_t {
   Cont,    // contiguous copy of a (possibly strided) tensor
   View,    // view, reshape, permute and transpose all produce Op::View nodes
   Concat,
+  Attend,  // scores, softmax and weighted values of attention in one op (see ops.h attend)
   Count
 };
 const char* op_name(Op op);

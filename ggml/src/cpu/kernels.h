@@ -27,12 +27,15 @@ using GemmFn = void (*)(int64_t k, const void* w, size_t w_stride, int64_t nr, c
 using QuantizeActFn = void (*)(const float* x, void* dst, int64_t k);
 // Converts a row of any storage type to float (a faster to_float).
 using ToFloatRowFn = void (*)(const void* src, float* dst, int64_t k);
+// y[i] += a · x[i] for k elements, x of the type (F32 only so far), y F32.
+using AxpyFn = void (*)(int64_t k, float a, const void* x, float* y);
 
 struct TypeKernels {
   VecDotFn vec_dot = nullptr;
   GemmFn gemm = nullptr;                 // optional: callers fall back to vec_dot
   QuantizeActFn quantize_act = nullptr;  // set on the vec_dot_type's own row
   ToFloatRowFn to_float = nullptr;
+  AxpyFn axpy = nullptr;                 // attention scores (ops/attend.cpp)
 };
 
 struct KernelTable {

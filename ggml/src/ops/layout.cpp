@@ -52,6 +52,10 @@ struct FloatReader {
       to_float(src, dst, t->ne[0]);
       return;
     }
+    if (t->type == Type::F32) {  // permuted F32 (attention's values): no call per element
+      for (int64_t i = 0; i < t->ne[0]; ++i) dst[i] = *reinterpret_cast<const float*>(src + i * t->nb[0]);
+      return;
+    }
     for (int64_t i = 0; i < t->ne[0]; ++i) to_float(src + i * t->nb[0], dst + i, 1);
   }
 };
@@ -68,6 +72,8 @@ void copy_elements(const ComputeParams& p, const Tensor* src, Tensor* dst) {
   const int64_t n0 = src->ne[0];
   std::vector<float> buf(static_cast<size_t>(n0));
   const TypeTraits& dt = traits(dst->type);
+  bool same_shape = true;
+  for (int i = 0; i < kMaxDims; ++i) same_shape = same_shape && src->ne[i] == dst->ne[i];
   int64_t r0, r1;
   split_range(src->nrows(), p.ith, p.nth, &r0, &r1);
   for (int64_t r = r0; r < r1; ++r) {
@@ -76,6 +82,17 @@ void copy_elements(const ComputeParams& p, const Tensor* src, Tensor* dst) {
     if (dt.block_size != 1) {  // whole rows of a block type (shapes checked at build time)
       const int64_t d1 = r % dst->ne[1], d2 = (r / dst->ne[1]) % dst->ne[2], d3 = r / (dst->ne[1] * dst->ne[2]);
       dt.from_float(buf.data(), dst->row(d1, d2, d3), n0);
+      continue;
+    }
+    if (same_shape) {  // row r of src is row r of dst: no index arithmetic per element
+      char* out = dst->row(i1, i2, i3);
+      if (dst->nb[0] == dt.type_size) {
+        dt.from_float(buf.data(), out, n0);
+      } else if (dst->type == Type::F32) {
+        for (int64_t i0 = 0; i0 < n0; ++i0) *reinterpret_cast<float*>(out + i0 * dst->nb[0]) = buf[static_cast<size_t>(i0)];
+      } else {
+        for (int64_t i0 = 0; i0 < n0; ++i0) dt.from_float(&buf[static_cast<size_t>(i0)], out + i0 * dst->nb[0], 1);
+      }
       continue;
     }
     for (int64_t i0 = 0; i0 < n0; ++i0) {

@@ -65,10 +65,14 @@ void forward_swiglu(const ComputeParams& p, Tensor* dst);
 void forward_cpy(const ComputeParams& p, Tensor* dst);
 void forward_cont(const ComputeParams& p, Tensor* dst);
 void forward_concat(const ComputeParams& p, Tensor* dst);
+void forward_attend(const ComputeParams& p, Tensor* dst);
+size_t work_size_attend(const Tensor* dst, int nth);
 
 // Shared builder helpers.
 Tensor* new_result(Context& ctx, Op op, Type type, int n_dims, const int64_t* ne);
 Tensor* new_result_like(Context& ctx, Op op, const Tensor* shape_of);  // F32, same shape
+// ALiBi slope of head h of n_heads (soft_max, attend).
+float alibi_slope(float max_bias, int64_t h, int64_t n_heads);
 // "a: [1 2 3 4] f32" for error messages.
 std::string describe(const Tensor* t);
 

@@ -22,6 +22,7 @@ const OpImpl& op_impl(Op op) {
       /* Cont      */ {forward_cont, nullptr},
       /* View      */ {nullptr, nullptr},
       /* Concat    */ {forward_concat, nullptr},
+      /* Attend    */ {forward_attend, work_size_attend},
   };
   static_assert(sizeof(kTable) / sizeof(kTable[0]) == static_cast<size_t>(Op::Count), "one row per op");
   return kTable[static_cast<size_t>(op)];

@@ -5,10 +5,9 @@
 #include "op_impl.h"
 
 namespace qgml {
-namespace {
 
-// ALiBi slope of head h (the geometric sequence of Press et al., extended for
-// head counts that are not powers of two as BLOOM and llama.cpp do).
+// The geometric sequence of Press et al., extended for head counts that are
+// not powers of two as BLOOM and llama.cpp do.
 float alibi_slope(float max_bias, int64_t h, int64_t n_heads) {
   int64_t n_pow2 = 1;
   while (n_pow2 * 2 <= n_heads) n_pow2 *= 2;
@@ -16,8 +15,6 @@ float alibi_slope(float max_bias, int64_t h, int64_t n_heads) {
   const float m1 = std::pow(2.0f, -max_bias / 2.0f / static_cast<float>(n_pow2));
   return h < n_pow2 ? std::pow(m0, static_cast<float>(h + 1)) : std::pow(m1, static_cast<float>(2 * (h - n_pow2) + 1));
 }
-
-}  // namespace
 
 Tensor* soft_max(Context& ctx, Tensor* a, const SoftMaxParams& sp, Tensor* mask) {
   if (a->type != Type::F32) fail("soft_max: expects F32 input, got %s", describe(a).c_str());

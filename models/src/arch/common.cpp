@@ -77,15 +77,19 @@ Tensor* attention(const Model& m, Context& ctx, Graph& graph, KvCache& cache, in
   Tensor* v_dst = view_3d(ctx, vc, n, hd, nkv, cache.n_ctx * es, cache.n_ctx * hd * es, static_cast<size_t>(past) * es);
   graph.add_output(cpy(ctx, permute(ctx, v, 1, 2, 0, 3), v_dst));
 
-  // scores[j, i, h] = k_j · q_i for every cached position j and head h.
-  Tensor* keys = view_3d(ctx, kc, hd, total, nkv, hd * nkv * es, hd * es, 0);
-  Tensor* queries = permute(ctx, q, 0, 2, 1, 3);  // [hd, n, n_head]
-  Tensor* scores = mul_mat(ctx, keys, queries);    // [total, n, n_head]
-  if (score_bias != nullptr) scores = add(ctx, scores, score_bias);
   SoftMaxParams causal = sm;
   causal.causal_past = static_cast<int32_t>(past);
-  Tensor* probs = soft_max(ctx, scores, causal);
   Tensor* values = view_3d(ctx, vc, total, hd, nkv, cache.n_ctx * es, cache.n_ctx * hd * es, 0);
+  if (score_bias == nullptr) {
+    Tensor* keys = view_3d(ctx, kc, hd, nkv, total, hd * es, hd * nkv * es, 0);
+    return reshape_2d(ctx, attend(ctx, q, keys, values, causal), hd * hp.n_head, n);
+  }
+  // A bias tensor on the scores (Falcon's ALiBi form): the scores are
+  // materialized. scores[j, i, h] = k_j · q_i for every cached position j and head h.
+  Tensor* keys = view_3d(ctx, kc, hd, total, nkv, hd * nkv * es, hd * es, 0);
+  Tensor* queries = permute(ctx, q, 0, 2, 1, 3);  // [hd, n, n_head]
+  Tensor* scores = add(ctx, mul_mat(ctx, keys, queries), score_bias);  // [total, n, n_head]
+  Tensor* probs = soft_max(ctx, scores, causal);
   Tensor* out = mul_mat(ctx, values, probs);  // [hd, n, n_head]
   out = cont(ctx, permute(ctx, out, 0, 2, 1, 3));  // [hd, n_head, n]
   return reshape_2d(ctx, out, hd * hp.n_head, n);

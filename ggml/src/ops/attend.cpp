@@ -1,0 +1,140 @@
+// Attention over cached keys and values in one op (ops.h: attend).
+//
+// Work items are (key/value head, block of queries). An item first copies
+// the keys its queries can see into a transposed F32 scratch, kt[d][j], so
+// that one query's scores are hd axpy passes over contiguous positions
+// (s[j] += q[d]·kt[d][j]) instead of one short dot call per position; the
+// keys are converted once per item for every query and grouped head that
+// share them. Masked positions are never scored, which halves the work of
+// a causal prompt against mul_mat → soft_max. The values are stored
+// transposed (positions contiguous), so each output element is one long dot
+// of the probabilities with a value row. Items are claimed dynamically and
+// every output is computed by the same operations whichever thread takes
+// it, so results do not depend on the thread count.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "../cpu/kernels.h"
+#include "op_impl.h"
+
+namespace qgml {
+namespace {
+
+constexpr int64_t kQueryBlock = 16;  // queries per work item
+
+bool cache_type_ok(Type t) { return t == Type::F32 || t == Type::F16 || t == Type::BF16; }
+
+// Per-thread scratch, in floats: kt (hd × n_kv), scores (n_kv), the
+// probabilities converted for the value dot (n_kv, at most 4 bytes each), one query row.
+size_t scratch_floats(const Tensor* dst) {
+  const Tensor* k = dst->src[1];
+  const int64_t hd = k->ne[0], n_kv = k->ne[2];
+  return static_cast<size_t>(hd * n_kv + 2 * n_kv + hd) + 16;
+}
+
+}  // namespace
+
+Tensor* attend(Context& ctx, Tensor* q, Tensor* k, Tensor* v, const SoftMaxParams& sp) {
+  if (q->type != Type::F32) fail("attend: queries must be F32, got %s", describe(q).c_str());
+  if (!cache_type_ok(k->type) || !cache_type_ok(v->type))
+    fail("attend: keys and values must be F32, F16 or BF16, got %s and %s", describe(k).c_str(), describe(v).c_str());
+  const int64_t hd = q->ne[0], n_head = q->ne[1], n_kv_head = k->ne[1], n_kv = k->ne[2];
+  if (q->ne[3] != 1 || k->ne[3] != 1 || v->ne[3] != 1) fail("attend: expects 3-d tensors");
+  if (k->ne[0] != hd || v->ne[0] != n_kv || v->ne[1] != hd || v->ne[2] != n_kv_head)
+    fail("attend: shapes do not match: q %s, k %s, v %s (want k [hd, kv heads, n_kv], v [n_kv, hd, kv heads])",
+         describe(q).c_str(), describe(k).c_str(), describe(v).c_str());
+  if (n_kv_head <= 0 || n_head % n_kv_head != 0)
+    fail("attend: %lld query heads cannot share %lld key/value heads", static_cast<long long>(n_head),
+         static_cast<long long>(n_kv_head));
+  if (n_kv <= 0) fail("attend: no cached positions");
+  if (k->nb[0] != traits(k->type).type_size || v->nb[0] != traits(v->type).type_size)
+    fail("attend: key rows and value rows must be contiguous: k %s, v %s", describe(k).c_str(), describe(v).c_str());
+  if (!(sp.alibi_max_bias >= 0.0f)) fail("attend: alibi_max_bias must be >= 0");
+  if (sp.causal_past < -1) fail("attend: causal_past must be >= 0, or -1 for no causal mask; got %d", sp.causal_past);
+  const int64_t ne[] = {hd, n_head, q->ne[2]};
+  Tensor* r = new_result(ctx, Op::Attend, Type::F32, 3, ne);
+  r->src[0] = q;
+  r->src[1] = k;
+  r->src[2] = v;
+  r->set_param_f32(0, sp.scale);
+  r->params[1] = sp.causal_past;
+  r->set_param_f32(2, sp.alibi_max_bias);
+  return r;
+}
+
+size_t work_size_attend(const Tensor* dst, int nth) { return scratch_floats(dst) * sizeof(float) * static_cast<size_t>(nth); }
+
+void forward_attend(const ComputeParams& p, Tensor* dst) {
+  const Tensor* q = dst->src[0];
+  const Tensor* k = dst->src[1];
+  const Tensor* v = dst->src[2];
+  const float scale = dst->param_f32(0);
+  const int32_t causal_past = dst->params[1];
+  const float max_bias = dst->param_f32(2);
+  const int64_t hd = q->ne[0], n_head = q->ne[1], n = q->ne[2], n_kv_head = k->ne[1], n_kv = k->ne[2];
+  const int64_t group = n_head / n_kv_head;
+
+  const KernelTable& kt_table = kernels();
+  const AxpyFn axpy = kt_table[Type::F32].axpy;
+  const ToFloatRowFn key_to_float = kt_table[k->type].to_float;
+  const VecDotFn value_dot = kt_table[v->type].vec_dot;
+  const Type vdt = traits(v->type).vec_dot_type;
+  const QuantizeActFn convert_probs = vdt == Type::F32 ? nullptr : kt_table[vdt].quantize_act;
+
+  float* scratch = static_cast<float*>(p.work) + scratch_floats(dst) * static_cast<size_t>(p.ith);
+  float* kt = scratch;                // [hd][n_kv]
+  float* scores = kt + hd * n_kv;     // [n_kv]
+  float* probs_conv = scores + n_kv;  // [n_kv] floats' room for the value dot's activation type
+  float* qrow = probs_conv + n_kv;    // [hd]
+  std::vector<float> key(static_cast<size_t>(hd));
+
+  auto visible = [&](int64_t i) { return causal_past >= 0 ? std::min(n_kv, causal_past + i + 1) : n_kv; };
+  const int64_t n_blocks = (n + kQueryBlock - 1) / kQueryBlock;
+  const int64_t items = n_kv_head * n_blocks;
+  int64_t local = 0;
+  for (int64_t item = p.claim_chunk(&local); item < items; item = p.claim_chunk(&local)) {
+    const int64_t hk = item / n_blocks, i0 = (item % n_blocks) * kQueryBlock, i1 = std::min(n, i0 + kQueryBlock);
+    const int64_t seen = visible(i1 - 1);
+    for (int64_t j = 0; j < seen; ++j) {
+      key_to_float(k->row(hk, j), key.data(), hd);
+      for (int64_t d = 0; d < hd; ++d) kt[d * n_kv + j] = key[static_cast<size_t>(d)];
+    }
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t vis = visible(i);
+      for (int64_t h = hk * group; h < (hk + 1) * group; ++h) {
+        const char* qsrc = q->row(h, i);
+        for (int64_t d = 0; d < hd; ++d) qrow[d] = *reinterpret_cast<const float*>(qsrc + d * q->nb[0]);
+        std::fill(scores, scores + vis, 0.0f);
+        for (int64_t d = 0; d < hd; ++d) axpy(vis, qrow[d], kt + d * n_kv, scores);
+        // Softmax as forward_soft_max computes it.
+        const float slope = max_bias > 0.0f ? alibi_slope(max_bias, h, n_head) : 0.0f;
+        float max = -std::numeric_limits<float>::infinity();
+        for (int64_t j = 0; j < vis; ++j) {
+          float s = scores[j] * scale;
+          if (slope != 0.0f) s += slope * static_cast<float>(j);
+          scores[j] = s;
+          max = std::max(max, s);
+        }
+        double sum = 0.0;
+        for (int64_t j = 0; j < vis; ++j) {
+          const float e = std::exp(scores[j] - max);
+          scores[j] = e;
+          sum += e;
+        }
+        const float inv = static_cast<float>(1.0 / sum);
+        for (int64_t j = 0; j < vis; ++j) scores[j] *= inv;
+        const void* probs = scores;
+        if (convert_probs != nullptr) {
+          convert_probs(scores, probs_conv, vis);
+          probs = probs_conv;
+        }
+        float* out = reinterpret_cast<float*>(dst->row(h, i));
+        for (int64_t d = 0; d < hd; ++d) out[d] = value_dot(vis, v->row(d, hk), probs);
+      }
+    }
+  }
+}
+
+}  // namespace qgml
