@@ -4,9 +4,16 @@
 // Per group and activation row: quants are unpacked to bytes (one shift and
 // mask per 32, see plane_raw), multiplied with the int8 activations by
 // maddubs (u8 × s8, no saturation: 2·15·127 < 2^15) and summed in int16
-// across the group (4 chunks · 3810 < 2^15), then widened once. The zero
-// point enters as −z·Σa in lane 0, so one convert and one FMA per group
-// carry everything into the row's float accumulator.
+// across the group (4 chunks · 3810 < 2^15).
+//
+// The per-group work after that (widen, zero point, convert, scale, FMA) used
+// to cost as much as the group's own products at 2 and 3 bits. Groups are
+// therefore taken 8 at a time: the 8 int16 sums are reduced into one int32
+// vector with a lane per group (hadd tree; the first level stays in int16,
+// 2·15240 < 2^15), and the zero point term z·Σa, the scales d (8 headers
+// gathered by 32-bit inserts) and the activation scales are vectors with the
+// same lanes. One convert, one multiply and one FMA then serve 8 groups, and
+// each lane's float sum is the same whatever the tile shape.
 #include "../../quants.h"
 #include "../gemm_tiles.h"
 #include "../kernels.h"
@@ -21,52 +28,216 @@ template <int B, int G, int C, int NA>
 inline void accumulate_chunks(const uint8_t* qs, const int8_t* const* qa, __m256i* is) {
   if constexpr (C < G / 32) {
     const __m256i q = gptq_chunk<B, G, C>(qs);
-    for (int j = 0; j < NA; ++j) is[j] = _mm256_add_epi16(is[j], _mm256_maddubs_epi16(q, load(qa[j] + 32 * C)));
+    for (int j = 0; j < NA; ++j) {
+      const __m256i m = _mm256_maddubs_epi16(q, load(qa[j] + 32 * C));
+      is[j] = C == 0 ? m : _mm256_add_epi16(is[j], m);
+    }
     accumulate_chunks<B, G, C + 1, NA>(qs, qa, is);
   }
+}
+
+// Σ q·a of one 128-group at 2 or 3 bits, by masks in place of most shifts:
+// chunk c+1's low bits are taken where they lie (bits 2-3, i.e. 4·q) and the
+// products divided by 4 after the int16 sum (exact: each is a multiple of 4;
+// 2·28·127·2 < 2^15). The 2-bit plane is shifted once (for chunks 2, 3), the
+// 1-bit plane twice (its bits moved to bit 2 for chunks 0, 2 and bit 4 for
+// chunks 1, 3).
+template <int B, int NA>
+inline void group128_low_bits(const uint8_t* qs, const int8_t* const* qa, __m256i* is) {
+  const __m256i l0 = load(qs), l4 = _mm256_srli_epi64(l0, 4);
+  const __m256i m3 = _mm256_set1_epi8(3), m12 = _mm256_set1_epi8(12);
+  __m256i c0 = _mm256_and_si256(l0, m3), c1 = _mm256_and_si256(l0, m12);
+  __m256i c2 = _mm256_and_si256(l4, m3), c3 = _mm256_and_si256(l4, m12);
+  if constexpr (B == 3) {
+    // Element e's bit: byte e mod 16, bit e div 16 (chunk c: bit 2c in the low lane, 2c+1 in the high).
+    const __m256i h = bcast16(qs + 32);
+    const __m256i h01 = _mm256_sllv_epi64(h, _mm256_setr_epi64x(2, 2, 1, 1));
+    const __m256i h23 = _mm256_srlv_epi64(h, _mm256_setr_epi64x(2, 2, 3, 3));
+    const __m256i m4 = _mm256_set1_epi8(4), m16 = _mm256_set1_epi8(16);
+    c0 = _mm256_or_si256(c0, _mm256_and_si256(h01, m4));
+    c1 = _mm256_or_si256(c1, _mm256_and_si256(h01, m16));
+    c2 = _mm256_or_si256(c2, _mm256_and_si256(h23, m4));
+    c3 = _mm256_or_si256(c3, _mm256_and_si256(h23, m16));
+  }
+  for (int j = 0; j < NA; ++j) {
+    const __m256i x1 = _mm256_add_epi16(_mm256_maddubs_epi16(c0, load(qa[j])), _mm256_maddubs_epi16(c2, load(qa[j] + 64)));
+    const __m256i x4 =
+        _mm256_add_epi16(_mm256_maddubs_epi16(c1, load(qa[j] + 32)), _mm256_maddubs_epi16(c3, load(qa[j] + 96)));
+    is[j] = _mm256_add_epi16(x1, _mm256_srai_epi16(x4, 2));
+  }
+}
+
+inline int32_t load32(const uint8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
 }
 
 template <int B, int G, bool Z>
 struct GptqKernel {
   static constexpr const GptqFormat& kF = kGptqFormat<B, G, Z>;
+  static constexpr int kBatch = 8;              // groups per batch, one int32 / float lane each
+  static constexpr int kBlocks = kBatch * G / kQK8_A;  // activation blocks per batch (1, 2 or 4)
+  static_assert(kBatch * G % kQK8_A == 0, "a batch starts on an activation block");
+
+  // Σ q·a of group i of the batch (int16 lanes), zero where the group is past the row.
+  template <int NA, bool kFull>
+  static void group_sum(int i, int n, const uint8_t* w, const BlockQ8A* const* A, __m256i* is) {
+    if (!kFull && i >= n) {
+      for (int j = 0; j < NA; ++j) is[j] = _mm256_setzero_si256();
+      return;
+    }
+    const uint8_t* p = w + i * kF.bytes();
+    const int8_t* qa[NA];
+    for (int j = 0; j < NA; ++j) qa[j] = A[j][i * G / kQK8_A].qs + i * G % kQK8_A;
+    if constexpr (G == 128 && B < 4)
+      group128_low_bits<B, NA>(p + kF.header(), qa, is);
+    else
+      accumulate_chunks<B, G, 0, NA>(p + kF.header(), qa, is);
+  }
+
+  // S[j] lane i = Σ q·a of group i (i < n).
+  template <int NA, bool kFull>
+  static void batch_sums(int n, const uint8_t* w, const BlockQ8A* const* A, __m256i* S) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    // One prefetch per cache line of the batch's weights (groups are not line aligned).
+    for (int o = 0; o < kBatch * kF.bytes(); o += 64)
+      _mm_prefetch(reinterpret_cast<const char*>(w) + kPrefetchBytes + o, _MM_HINT_T0);
+    __m256i q[2][NA];
+    for (int h = 0; h < 2; ++h) {
+      __m256i p[2][NA];
+      for (int t = 0; t < 2; ++t) {
+        __m256i x0[NA], x1[NA];
+        group_sum<NA, kFull>(4 * h + 2 * t, n, w, A, x0);
+        group_sum<NA, kFull>(4 * h + 2 * t + 1, n, w, A, x1);
+        // Per 128-bit lane: 2 int32 of each group's lane-half sum.
+        for (int j = 0; j < NA; ++j) p[t][j] = _mm256_madd_epi16(_mm256_hadd_epi16(x0[j], x1[j]), ones);
+      }
+      // Per 128-bit lane: groups 4h .. 4h+3, each the half sum over that lane.
+      for (int j = 0; j < NA; ++j) q[h][j] = _mm256_hadd_epi32(p[0][j], p[1][j]);
+    }
+    for (int j = 0; j < NA; ++j)
+      S[j] = _mm256_add_epi32(_mm256_permute2x128_si256(q[0][j], q[1][j], 0x20),
+                              _mm256_permute2x128_si256(q[0][j], q[1][j], 0x31));
+  }
+
+  // Per group of a full batch: d (f32) and z (int32) from the headers.
+  static void headers(const uint8_t* w, __m256* d, __m256i* z) {
+    constexpr int S = kF.bytes();
+    __m128i lo = _mm_cvtsi32_si128(load32(w));
+    lo = _mm_insert_epi32(lo, load32(w + S), 1);
+    lo = _mm_insert_epi32(lo, load32(w + 2 * S), 2);
+    lo = _mm_insert_epi32(lo, load32(w + 3 * S), 3);
+    __m128i hi = _mm_cvtsi32_si128(load32(w + 4 * S));
+    hi = _mm_insert_epi32(hi, load32(w + 5 * S), 1);
+    hi = _mm_insert_epi32(hi, load32(w + 6 * S), 2);
+    hi = _mm_insert_epi32(hi, load32(w + 7 * S), 3);
+    const __m256i h = _mm256_set_m128i(hi, lo);
+    // f16 scales (bytes 0-1 of each) packed into the low 8 bytes of each 128-bit lane.
+    const __m256i dpk = _mm256_shuffle_epi8(
+        h, _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1, 0, 1, 4, 5, 8, 9, 12, 13, -1, -1,
+                            -1, -1, -1, -1, -1, -1));
+    *d = _mm256_cvtph_ps(_mm256_castsi256_si128(_mm256_permute4x64_epi64(dpk, 0x08)));
+    if constexpr (Z)
+      *z = _mm256_shuffle_epi8(h, _mm256_setr_epi8(2, -1, -1, -1, 6, -1, -1, -1, 10, -1, -1, -1, 14, -1, -1, -1, 2, -1,
+                                                   -1, -1, 6, -1, -1, -1, 10, -1, -1, -1, 14, -1, -1, -1));
+    else
+      *z = _mm256_setzero_si256();
+  }
+
+  // Σa per group of a full batch from the blocks' per-32 sums.
+  static __m256i asums(const BlockQ8A* A) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    auto bs = [&](int b) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(A[b].bsums)); };
+    if constexpr (G == 32) {
+      return _mm256_cvtepi16_epi32(bs(0));
+    } else if constexpr (G == 64) {
+      return _mm256_madd_epi16(_mm256_set_m128i(bs(1), bs(0)), ones);
+    } else {
+      static_assert(G == 128, "group of 32, 64 or 128");
+      const __m256i x = _mm256_madd_epi16(_mm256_set_m128i(bs(2), bs(0)), ones);
+      const __m256i y = _mm256_madd_epi16(_mm256_set_m128i(bs(3), bs(1)), ones);
+      return _mm256_hadd_epi32(x, y);  // blocks 0, 1 | 2, 3: groups in order
+    }
+  }
+
+  // The activation scale of each group's lane.
+  static __m256 act_scales(const BlockQ8A* A) {
+    if constexpr (kBlocks == 1) {
+      return _mm256_set1_ps(A[0].d);
+    } else if constexpr (kBlocks == 2) {
+      return _mm256_set_m128(_mm_set1_ps(A[1].d), _mm_set1_ps(A[0].d));
+    } else {
+      const __m128 v = _mm_setr_ps(A[0].d, A[1].d, A[2].d, A[3].d);
+      return _mm256_permutevar8x32_ps(_mm256_castps128_ps256(v), _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3));
+    }
+  }
+
+  // The same vectors for the last, partial batch (n < 8 groups), lane by lane;
+  // lanes past the row get d = 0 and read nothing.
+  static void tail_vectors(int n, const uint8_t* w, const BlockQ8A* A, __m256* d, __m256i* z, __m256i* asum) {
+    alignas(32) uint16_t dh[8] = {};
+    alignas(32) int32_t zz[8] = {}, as[8] = {};
+    for (int i = 0; i < n; ++i) {
+      const uint8_t* p = w + i * kF.bytes();
+      std::memcpy(&dh[i], p, 2);
+      zz[i] = Z ? p[2] : 0;
+      const BlockQ8A& b = A[i * G / kQK8_A];
+      for (int s = 0; s < G / 32; ++s) as[i] += b.bsums[i * G % kQK8_A / 32 + s];
+    }
+    *d = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(dh)));
+    *z = _mm256_load_si256(reinterpret_cast<const __m256i*>(zz));
+    *asum = _mm256_load_si256(reinterpret_cast<const __m256i*>(as));
+  }
+  static __m256 tail_act_scales(int n, const BlockQ8A* A) {
+    alignas(32) float da[8] = {};
+    for (int i = 0; i < n; ++i) da[i] = A[i * G / kQK8_A].d;
+    return _mm256_load_ps(da);
+  }
+
+  template <int NA, bool kFull>
+  static void batch(int n, const uint8_t* w, const BlockQ8A* const* A, __m256* acc) {
+    __m256i S[NA];
+    batch_sums<NA, kFull>(n, w, A, S);
+    __m256 d;
+    __m256i z;
+    if constexpr (kFull) headers(w, &d, &z);
+    for (int j = 0; j < NA; ++j) {
+      __m256i as;
+      __m256 da;
+      if constexpr (kFull) {
+        as = asums(A[j]);
+        da = act_scales(A[j]);
+      } else {
+        tail_vectors(n, w, A[j], &d, &z, &as);
+        da = tail_act_scales(n, A[j]);
+      }
+      const __m256i zs = Z ? _mm256_mullo_epi32(z, as) : _mm256_slli_epi32(as, B - 1);
+      const __m256 x = _mm256_cvtepi32_ps(_mm256_sub_epi32(S[j], zs));
+      acc[j] = _mm256_fmadd_ps(x, _mm256_mul_ps(d, da), acc[j]);
+    }
+  }
 
   template <int R, int NA>
   static void tile(int64_t k, const uint8_t* w, size_t ws, const uint8_t* const* act, float* out, int64_t ldo) {
     const int64_t nb = (k + G - 1) / G;
-    const __m256i ones = _mm256_set1_epi16(1);
-    __m256 acc[R][NA];
-    for (int r = 0; r < R; ++r)
-      for (int j = 0; j < NA; ++j) acc[r][j] = _mm256_setzero_ps();
-    for (int64_t g = 0; g < nb; ++g) {
-      const int64_t e0 = g * G;
-      const int off = static_cast<int>(e0 % kQK8_A);
-      const int8_t* qa[NA];
-      float da[NA];
-      int asum[NA];
-      for (int j = 0; j < NA; ++j) {
-        const BlockQ8A* A = reinterpret_cast<const BlockQ8A*>(act[j]) + e0 / kQK8_A;
-        qa[j] = A->qs + off;
-        da[j] = A->d;
-        int s = 0;
-        for (int b = 0; b < G / 32; ++b) s += A->bsums[off / 32 + b];
-        asum[j] = s;
+    for (int r = 0; r < R; ++r) {
+      __m256 acc[NA];
+      for (int j = 0; j < NA; ++j) acc[j] = _mm256_setzero_ps();
+      const uint8_t* wr = w + r * ws;
+      int64_t g = 0;
+      for (; g + kBatch <= nb; g += kBatch) {
+        const BlockQ8A* A[NA];
+        for (int j = 0; j < NA; ++j) A[j] = reinterpret_cast<const BlockQ8A*>(act[j]) + g * G / kQK8_A;
+        batch<NA, true>(kBatch, wr + g * kF.bytes(), A, acc);
       }
-      for (int r = 0; r < R; ++r) {
-        const uint8_t* p = w + r * ws + g * kF.bytes();
-        _mm_prefetch(reinterpret_cast<const char*>(p) + kPrefetchBytes, _MM_HINT_T0);
-        const float d = f16(p);
-        const int z = Z ? p[2] : 1 << (B - 1);
-        __m256i is[NA];
-        for (int j = 0; j < NA; ++j) is[j] = _mm256_setzero_si256();
-        accumulate_chunks<B, G, 0, NA>(p + kF.header(), qa, is);
-        for (int j = 0; j < NA; ++j) {
-          const __m256i i32 = _mm256_sub_epi32(_mm256_madd_epi16(is[j], ones), lane0(z * asum[j]));
-          acc[r][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32), _mm256_set1_ps(d * da[j]), acc[r][j]);
-        }
+      if (g < nb) {
+        const BlockQ8A* A[NA];
+        for (int j = 0; j < NA; ++j) A[j] = reinterpret_cast<const BlockQ8A*>(act[j]) + g * G / kQK8_A;
+        batch<NA, false>(static_cast<int>(nb - g), wr + g * kF.bytes(), A, acc);
       }
+      for (int j = 0; j < NA; ++j) out[j * ldo + r] = hsum(acc[j]);
     }
-    for (int r = 0; r < R; ++r)
-      for (int j = 0; j < NA; ++j) out[j * ldo + r] = hsum(acc[r][j]);
   }
 };
 
