@@ -92,6 +92,7 @@ const AttendCase kCases[] = {
     {16, 6, 2, 9, 9, -1, 0.0f, Type::BF16, Layout::Transposed},   // no mask
     {20, 5, 5, 18, 40, 22, 8.0f, Type::F32, Layout::RowStrided},  // ALiBi, 5 heads
     {64, 2, 1, 33, 33, 0, 0.0f, Type::F32, Layout::Contiguous},   // more queries than one work item
+    {24, 2, 2, 17, 20, 3, 0.0f, Type::F16, Layout::Contiguous},   // blocks of 16 and 1 query: both score paths
 };
 
 TEST(OpsAttend, MatchesDoubleReference) {

@@ -1,11 +1,13 @@
 // Attention over cached keys and values in one op (ops.h: attend).
 //
-// Work items are (key/value head, block of queries). An item first copies
-// the keys its queries can see into a transposed F32 scratch, kt[d][j], so
-// that one query's scores are hd axpy passes over contiguous positions
-// (s[j] += q[d]·kt[d][j]) instead of one short dot call per position; the
-// keys are converted once per item for every query and grouped head that
-// share them. Masked positions are never scored, which halves the work of
+// Work items are (key/value head, block of queries). When enough query rows
+// share the item's keys (a prompt), it first copies the keys they can see
+// into a transposed F32 scratch, kt[d][j], so that one query's scores are hd
+// axpy passes over contiguous positions (s[j] += q[d]·kt[d][j]) instead of
+// one short dot call per position; the keys are converted once for every
+// query and grouped head of the item. With few rows (generation: one token)
+// the copy would cost as much as the scores, so each score is then a dot of
+// the query with the key row, as mul_mat computes it. Masked positions are never scored, which halves the work of
 // a causal prompt against mul_mat → soft_max. The values are stored
 // transposed (positions contiguous), so each output element is one long dot
 // of the probabilities with a value row. Items are claimed dynamically and
@@ -23,6 +25,9 @@ namespace qgml {
 namespace {
 
 constexpr int64_t kQueryBlock = 16;  // queries per work item
+// Query rows (queries × heads sharing a key head) from which transposing the
+// keys pays off.
+constexpr int64_t kTransposeFromRows = 8;
 
 bool cache_type_ok(Type t) { return t == Type::F32 || t == Type::F16 || t == Type::BF16; }
 
@@ -79,6 +84,7 @@ void forward_attend(const ComputeParams& p, Tensor* dst) {
   const KernelTable& kt_table = kernels();
   const AxpyFn axpy = kt_table[Type::F32].axpy;
   const ToFloatRowFn key_to_float = kt_table[k->type].to_float;
+  const VecDotFn key_dot = kt_table[k->type].vec_dot;  // F32/F16/BF16 take F32 queries (vec_dot_type F32)
   const VecDotFn value_dot = kt_table[v->type].vec_dot;
   const Type vdt = traits(v->type).vec_dot_type;
   const QuantizeActFn convert_probs = vdt == Type::F32 ? nullptr : kt_table[vdt].quantize_act;
@@ -97,17 +103,24 @@ void forward_attend(const ComputeParams& p, Tensor* dst) {
   for (int64_t item = p.claim_chunk(&local); item < items; item = p.claim_chunk(&local)) {
     const int64_t hk = item / n_blocks, i0 = (item % n_blocks) * kQueryBlock, i1 = std::min(n, i0 + kQueryBlock);
     const int64_t seen = visible(i1 - 1);
-    for (int64_t j = 0; j < seen; ++j) {
-      key_to_float(k->row(hk, j), key.data(), hd);
-      for (int64_t d = 0; d < hd; ++d) kt[d * n_kv + j] = key[static_cast<size_t>(d)];
+    const bool transpose = (i1 - i0) * group >= kTransposeFromRows;
+    if (transpose) {
+      for (int64_t j = 0; j < seen; ++j) {
+        key_to_float(k->row(hk, j), key.data(), hd);
+        for (int64_t d = 0; d < hd; ++d) kt[d * n_kv + j] = key[static_cast<size_t>(d)];
+      }
     }
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t vis = visible(i);
       for (int64_t h = hk * group; h < (hk + 1) * group; ++h) {
         const char* qsrc = q->row(h, i);
         for (int64_t d = 0; d < hd; ++d) qrow[d] = *reinterpret_cast<const float*>(qsrc + d * q->nb[0]);
-        std::fill(scores, scores + vis, 0.0f);
-        for (int64_t d = 0; d < hd; ++d) axpy(vis, qrow[d], kt + d * n_kv, scores);
+        if (transpose) {
+          std::fill(scores, scores + vis, 0.0f);
+          for (int64_t d = 0; d < hd; ++d) axpy(vis, qrow[d], kt + d * n_kv, scores);
+        } else {
+          for (int64_t j = 0; j < vis; ++j) scores[j] = key_dot(hd, k->row(hk, j), qrow);
+        }
         // Softmax as forward_soft_max computes it.
         const float slope = max_bias > 0.0f ? alibi_slope(max_bias, h, n_head) : 0.0f;
         float max = -std::numeric_limits<float>::infinity();
