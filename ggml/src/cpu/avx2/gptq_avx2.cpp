@@ -37,11 +37,11 @@ inline void accumulate_chunks(const uint8_t* qs, const int8_t* const* qa, __m256
 }
 
 // Σ q·a of one 128-group at 2 or 3 bits, by masks in place of most shifts:
-// chunk c+1's low bits are taken where they lie (bits 2-3, i.e. 4·q) and the
-// products divided by 4 after the int16 sum (exact: each is a multiple of 4;
-// 2·28·127·2 < 2^15). The 2-bit plane is shifted once (for chunks 2, 3), the
-// 1-bit plane twice (its bits moved to bit 2 for chunks 0, 2 and bit 4 for
-// chunks 1, 3).
+// chunks 1 and 3 are taken where their 2-bit fields lie (bits 2-3 of a byte,
+// i.e. 4·q) and their products divided by 4 after the int16 sum (exact: each
+// is a multiple of 4; the sum of both chunks is at most 2·2·28·127 < 2^15).
+// The 2-bit plane is shifted once (for chunks 2, 3), the 1-bit plane twice
+// (its bits moved to bit 2 for chunks 0, 2 and to bit 4 for chunks 1, 3).
 template <int B, int NA>
 inline void group128_low_bits(const uint8_t* qs, const int8_t* const* qa, __m256i* is) {
   const __m256i l0 = load(qs), l4 = _mm256_srli_epi64(l0, 4);
