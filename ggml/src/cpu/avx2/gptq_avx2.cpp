@@ -195,8 +195,15 @@ struct GptqKernel {
     return _mm256_load_ps(da);
   }
 
-  template <int NA, bool kFull>
-  static void batch(int n, const uint8_t* w, const BlockQ8A* const* A, __m256* acc) {
+  // What a full batch needs from one activation row alone.
+  struct ActBatch {
+    __m256i asum;
+    __m256 da;
+  };
+
+  // kPre: the activation vectors come precomputed in pre[j] (full batches).
+  template <int NA, bool kFull, bool kPre>
+  static void batch(int n, const uint8_t* w, const BlockQ8A* const* A, const ActBatch* pre, __m256* acc) {
     __m256i S[NA];
     batch_sums<NA, kFull>(n, w, A, S);
     __m256 d;
@@ -205,7 +212,10 @@ struct GptqKernel {
     for (int j = 0; j < NA; ++j) {
       __m256i as;
       __m256 da;
-      if constexpr (kFull) {
+      if constexpr (kPre) {
+        as = pre[j].asum;
+        da = pre[j].da;
+      } else if constexpr (kFull) {
         as = asums(A[j]);
         da = act_scales(A[j]);
       } else {
@@ -218,26 +228,55 @@ struct GptqKernel {
     }
   }
 
+  // One weight row against NA activation rows; pre (NA = 1 only): the
+  // activation vectors of every full batch.
+  template <int NA>
+  static void row(int64_t nb, const uint8_t* wr, const uint8_t* const* act, const ActBatch* pre, float* out,
+                  int64_t ldo) {
+    __m256 acc[NA];
+    for (int j = 0; j < NA; ++j) acc[j] = _mm256_setzero_ps();
+    const BlockQ8A* A[NA];
+    int64_t g = 0;
+    for (; g + kBatch <= nb; g += kBatch) {
+      for (int j = 0; j < NA; ++j) A[j] = reinterpret_cast<const BlockQ8A*>(act[j]) + g * G / kQK8_A;
+      if (pre != nullptr)
+        batch<NA, true, true>(kBatch, wr + g * kF.bytes(), A, pre + g / kBatch, acc);
+      else
+        batch<NA, true, false>(kBatch, wr + g * kF.bytes(), A, nullptr, acc);
+    }
+    if (g < nb) {
+      for (int j = 0; j < NA; ++j) A[j] = reinterpret_cast<const BlockQ8A*>(act[j]) + g * G / kQK8_A;
+      batch<NA, false, false>(static_cast<int>(nb - g), wr + g * kF.bytes(), A, nullptr, acc);
+    }
+    for (int j = 0; j < NA; ++j) out[j * ldo] = hsum(acc[j]);
+  }
+
   template <int R, int NA>
   static void tile(int64_t k, const uint8_t* w, size_t ws, const uint8_t* const* act, float* out, int64_t ldo) {
+    for (int r = 0; r < R; ++r) row<NA>((k + G - 1) / G, w + r * ws, act, nullptr, out + r, ldo);
+  }
+
+  // gemm_tiles, but for one activation row its per-batch vectors (Σa per
+  // group, activation scales) are computed once for all weight rows rather
+  // than once per row; they are the same values, so results stay those of
+  // vec_dot bit for bit.
+  static void gemm(int64_t k, const void* w, size_t ws, int64_t nr, const void* a, size_t as, int64_t nc, float* out,
+                   int64_t ldo) {
+    constexpr int64_t kMaxBatches = 128;  // 8 KiB of stack: k up to 2^17 at G = 128
     const int64_t nb = (k + G - 1) / G;
-    for (int r = 0; r < R; ++r) {
-      __m256 acc[NA];
-      for (int j = 0; j < NA; ++j) acc[j] = _mm256_setzero_ps();
-      const uint8_t* wr = w + r * ws;
-      int64_t g = 0;
-      for (; g + kBatch <= nb; g += kBatch) {
-        const BlockQ8A* A[NA];
-        for (int j = 0; j < NA; ++j) A[j] = reinterpret_cast<const BlockQ8A*>(act[j]) + g * G / kQK8_A;
-        batch<NA, true>(kBatch, wr + g * kF.bytes(), A, acc);
-      }
-      if (g < nb) {
-        const BlockQ8A* A[NA];
-        for (int j = 0; j < NA; ++j) A[j] = reinterpret_cast<const BlockQ8A*>(act[j]) + g * G / kQK8_A;
-        batch<NA, false>(static_cast<int>(nb - g), wr + g * kF.bytes(), A, acc);
-      }
-      for (int j = 0; j < NA; ++j) out[j * ldo + r] = hsum(acc[j]);
+    if (nc != 1 || nb / kBatch > kMaxBatches) {
+      gemm_tiles<GptqKernel>(k, w, ws, nr, a, as, nc, out, ldo);
+      return;
     }
+    ActBatch pre[kMaxBatches];
+    const BlockQ8A* A = static_cast<const BlockQ8A*>(a);
+    for (int64_t b = 0; b < nb / kBatch; ++b) {
+      const BlockQ8A* Ab = A + b * kBlocks;
+      pre[b] = {asums(Ab), act_scales(Ab)};
+    }
+    const uint8_t* W = static_cast<const uint8_t*>(w);
+    const uint8_t* ap = static_cast<const uint8_t*>(a);
+    for (int64_t r = 0; r < nr; ++r) row<1>(nb, W + r * ws, &ap, pre, out + r, ldo);
   }
 };
 
@@ -282,7 +321,7 @@ void register_avx2_gptq_kernels(KernelTable& t) {
   t[Type::Q8_A].quantize_act = quantize_q8_a;
 #define QGML_GPTQ_SLOT(T, G, B, Z)                                     \
   t[Type::T##_G##G].vec_dot = vec_dot_tile<GptqKernel<B, G, Z>>;       \
-  t[Type::T##_G##G].gemm = gemm_tiles<GptqKernel<B, G, Z>>;
+  t[Type::T##_G##G].gemm = GptqKernel<B, G, Z>::gemm;
 #define QGML_GPTQ_SLOTS(T, B, Z) QGML_GPTQ_SLOT(T, 32, B, Z) QGML_GPTQ_SLOT(T, 64, B, Z) QGML_GPTQ_SLOT(T, 128, B, Z)
   QGML_GPTQ_SLOTS(GPTQ4, 4, true)
   QGML_GPTQ_SLOTS(GPTQ3, 3, true)
