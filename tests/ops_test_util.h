@@ -148,6 +148,16 @@ inline Tensor* make_input(Context& ctx, const Dims& d, Layout l, uint32_t seed, 
   return out;
 }
 
+inline double alibi_slope_ref(double max_bias, int64_t h, int64_t n_heads) {
+  // Press et al.: for a power of two n the slopes are 2^(−max_bias/n · (h+1)); for
+  // other counts, the slopes of the largest power of two below n, then every
+  // other slope of twice that count.
+  int64_t c = 1;
+  while (c * 2 <= n_heads) c *= 2;
+  if (h < c) return std::pow(2.0, -max_bias / c * (h + 1));
+  return std::pow(2.0, -max_bias / (2 * c) * (2 * (h - c) + 1));
+}
+
 // Computes the graph of `out` and returns its values (copied before the graph
 // and its scratch memory go away).
 inline std::vector<double> eval(Tensor* out, int n_threads = 3) {

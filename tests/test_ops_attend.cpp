@@ -17,14 +17,6 @@
 namespace qgml::test {
 namespace {
 
-double alibi_slope_ref(double max_bias, int64_t h, int64_t n_heads) {
-  int64_t n_pow2 = 1;
-  while (n_pow2 * 2 <= n_heads) n_pow2 *= 2;
-  const double m0 = std::pow(2.0, -max_bias / static_cast<double>(n_pow2));
-  const double m1 = std::pow(2.0, -max_bias / 2.0 / static_cast<double>(n_pow2));
-  return h < n_pow2 ? std::pow(m0, static_cast<double>(h + 1)) : std::pow(m1, static_cast<double>(2 * (h - n_pow2) + 1));
-}
-
 struct AttendCase {
   int64_t hd, n_head, n_kv_head, n, n_kv;
   int32_t causal_past;  // −1: no mask
@@ -78,6 +70,14 @@ std::vector<double> reference(const Built& b, const AttendCase& c, float scale) 
   return out;
 }
 
+SoftMaxParams params_of(const AttendCase& c, float scale) {
+  SoftMaxParams p;
+  p.scale = scale;
+  p.causal_past = c.causal_past;
+  p.alibi_max_bias = c.alibi;
+  return p;
+}
+
 std::string describe_case(const AttendCase& c) {
   return "attend hd=" + std::to_string(c.hd) + " heads=" + std::to_string(c.n_head) + "/" + std::to_string(c.n_kv_head) +
          " n=" + std::to_string(c.n) + " n_kv=" + std::to_string(c.n_kv) + " past=" + std::to_string(c.causal_past) +
@@ -100,10 +100,7 @@ TEST(OpsAttend, MatchesDoubleReference) {
   for (const AttendCase& c : kCases) {
     Context ctx;
     const Built b = build_inputs(ctx, c, seed += 10);
-    SoftMaxParams p;
-    p.scale = 1.0f / std::sqrt(static_cast<float>(c.hd));
-    p.causal_past = c.causal_past;
-    p.alibi_max_bias = c.alibi;
+    const SoftMaxParams p = params_of(c, 1.0f / std::sqrt(static_cast<float>(c.hd)));
     Tensor* r = attend(ctx, b.q, b.k, b.v, p);
     ASSERT_EQ(dims_of(r), (Dims{c.hd, c.n_head, c.n, 1}));
     const std::vector<double> got = eval(r);
@@ -116,10 +113,7 @@ TEST(OpsAttend, MatchesTheOpChainItReplaces) {
   for (const AttendCase& c : kCases) {
     Context ctx;
     const Built b = build_inputs(ctx, c, seed += 10);
-    SoftMaxParams p;
-    p.scale = 0.3f;
-    p.causal_past = c.causal_past;
-    p.alibi_max_bias = c.alibi;
+    const SoftMaxParams p = params_of(c, 0.3f);
     const std::vector<double> fused = eval(attend(ctx, b.q, b.k, b.v, p));
     // scores [n_kv, n, n_head] = keys · queries, with keys as [hd, n_kv, n_kv_head].
     Tensor* keys = permute(ctx, b.k, 0, 2, 1, 3);

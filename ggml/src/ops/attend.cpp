@@ -56,16 +56,12 @@ Tensor* attend(Context& ctx, Tensor* q, Tensor* k, Tensor* v, const SoftMaxParam
   if (n_kv <= 0) fail("attend: no cached positions");
   if (k->nb[0] != traits(k->type).type_size || v->nb[0] != traits(v->type).type_size)
     fail("attend: key rows and value rows must be contiguous: k %s, v %s", describe(k).c_str(), describe(v).c_str());
-  if (!(sp.alibi_max_bias >= 0.0f)) fail("attend: alibi_max_bias must be >= 0");
-  if (sp.causal_past < -1) fail("attend: causal_past must be >= 0, or -1 for no causal mask; got %d", sp.causal_past);
   const int64_t ne[] = {hd, n_head, q->ne[2]};
   Tensor* r = new_result(ctx, Op::Attend, Type::F32, 3, ne);
   r->src[0] = q;
   r->src[1] = k;
   r->src[2] = v;
-  r->set_param_f32(0, sp.scale);
-  r->params[1] = sp.causal_past;
-  r->set_param_f32(2, sp.alibi_max_bias);
+  store_softmax_params("attend", sp, r);
   return r;
 }
 
@@ -75,9 +71,9 @@ void forward_attend(const ComputeParams& p, Tensor* dst) {
   const Tensor* q = dst->src[0];
   const Tensor* k = dst->src[1];
   const Tensor* v = dst->src[2];
-  const float scale = dst->param_f32(0);
-  const int32_t causal_past = dst->params[1];
-  const float max_bias = dst->param_f32(2);
+  const SoftMaxParams sp = load_softmax_params(dst);
+  const float scale = sp.scale, max_bias = sp.alibi_max_bias;
+  const int32_t causal_past = sp.causal_past;
   const int64_t hd = q->ne[0], n_head = q->ne[1], n = q->ne[2], n_kv_head = k->ne[1], n_kv = k->ne[2];
   const int64_t group = n_head / n_kv_head;
 
@@ -130,14 +126,7 @@ void forward_attend(const ComputeParams& p, Tensor* dst) {
           scores[j] = s;
           max = std::max(max, s);
         }
-        double sum = 0.0;
-        for (int64_t j = 0; j < vis; ++j) {
-          const float e = std::exp(scores[j] - max);
-          scores[j] = e;
-          sum += e;
-        }
-        const float inv = static_cast<float>(1.0 / sum);
-        for (int64_t j = 0; j < vis; ++j) scores[j] *= inv;
+        exp_normalize(scores, vis, max);
         const void* probs = scores;
         if (convert_probs != nullptr) {
           convert_probs(scores, probs_conv, vis);

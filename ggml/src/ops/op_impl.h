@@ -71,6 +71,13 @@ size_t work_size_attend(const Tensor* dst, int nth);
 // Shared builder helpers.
 Tensor* new_result(Context& ctx, Op op, Type type, int n_dims, const int64_t* ne);
 Tensor* new_result_like(Context& ctx, Op op, const Tensor* shape_of);  // F32, same shape
+// Softmax parameters of soft_max and attend: checked (naming op in the error)
+// and kept in a node's params, and read back.
+void store_softmax_params(const char* op, const SoftMaxParams& sp, Tensor* r);
+SoftMaxParams load_softmax_params(const Tensor* r);
+// The softmax of x[0, n) given its maximum (all zero when max is −∞: every
+// entry masked): float exp, double sum (soft_max, attend).
+void exp_normalize(float* x, int64_t n, float max);
 // ALiBi slope of head h of n_heads (soft_max, attend).
 float alibi_slope(float max_bias, int64_t h, int64_t n_heads);
 // "a: [1 2 3 4] f32" for error messages.

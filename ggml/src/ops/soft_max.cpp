@@ -21,23 +21,35 @@ Tensor* soft_max(Context& ctx, Tensor* a, const SoftMaxParams& sp, Tensor* mask)
   if (mask != nullptr && (mask->type != Type::F32 || mask->ne[0] != a->ne[0] || mask->ne[1] < a->ne[1]))
     fail("soft_max: mask must be F32 [%lld, >= %lld], got %s", static_cast<long long>(a->ne[0]),
          static_cast<long long>(a->ne[1]), describe(mask).c_str());
-  if (!(sp.alibi_max_bias >= 0.0f)) fail("soft_max: alibi_max_bias must be >= 0");
-  if (sp.causal_past < -1) fail("soft_max: causal_past must be >= 0, or -1 for no causal mask; got %d", sp.causal_past);
   Tensor* r = new_result_like(ctx, Op::SoftMax, a);
   r->src[0] = a;
   r->src[1] = mask;
+  store_softmax_params("soft_max", sp, r);
+  return r;
+}
+
+void store_softmax_params(const char* op, const SoftMaxParams& sp, Tensor* r) {
+  if (!(sp.alibi_max_bias >= 0.0f)) fail("%s: alibi_max_bias must be >= 0", op);
+  if (sp.causal_past < -1) fail("%s: causal_past must be >= 0, or -1 for no causal mask; got %d", op, sp.causal_past);
   r->set_param_f32(0, sp.scale);
   r->params[1] = sp.causal_past;
   r->set_param_f32(2, sp.alibi_max_bias);
-  return r;
+}
+
+SoftMaxParams load_softmax_params(const Tensor* r) {
+  SoftMaxParams sp;
+  sp.scale = r->param_f32(0);
+  sp.causal_past = r->params[1];
+  sp.alibi_max_bias = r->param_f32(2);
+  return sp;
 }
 
 void forward_soft_max(const ComputeParams& p, Tensor* dst) {
   const Tensor* a = dst->src[0];
   const Tensor* mask = dst->src[1];
-  const float scale = dst->param_f32(0);
-  const int32_t causal_past = dst->params[1];
-  const float max_bias = dst->param_f32(2);
+  const SoftMaxParams sp = load_softmax_params(dst);
+  const float scale = sp.scale, max_bias = sp.alibi_max_bias;
+  const int32_t causal_past = sp.causal_past;
   const int64_t n = dst->ne[0];
 
   int64_t r0, r1;
@@ -60,19 +72,23 @@ void forward_soft_max(const ComputeParams& p, Tensor* dst) {
       out[j] = v;
       if (v > max) max = v;
     }
-    if (max == -std::numeric_limits<float>::infinity()) {  // everything masked: attend to nothing
-      for (int64_t j = 0; j < n; ++j) out[j] = 0.0f;
-      continue;
-    }
-    double sum = 0.0;
-    for (int64_t j = 0; j < n; ++j) {
-      const float e = std::exp(out[j] - max);
-      out[j] = e;
-      sum += e;
-    }
-    const float inv = static_cast<float>(1.0 / sum);
-    for (int64_t j = 0; j < n; ++j) out[j] *= inv;
+    exp_normalize(out, n, max);
   }
+}
+
+void exp_normalize(float* x, int64_t n, float max) {
+  if (max == -std::numeric_limits<float>::infinity()) {  // everything masked: attend to nothing
+    for (int64_t j = 0; j < n; ++j) x[j] = 0.0f;
+    return;
+  }
+  double sum = 0.0;
+  for (int64_t j = 0; j < n; ++j) {
+    const float e = std::exp(x[j] - max);
+    x[j] = e;
+    sum += e;
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+  for (int64_t j = 0; j < n; ++j) x[j] *= inv;
 }
 
 }  // namespace qgml
