@@ -2,6 +2,9 @@
 // round-to-nearest and NF4, with an optional perplexity before/after.
 #include <sys/resource.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include <cstdio>
 #include <string>
@@ -64,6 +67,16 @@ double peak_rss_bytes() {
 }
 
 int cmd_quantize(const std::vector<std::string>& argv) {
+#ifdef __GLIBC__
+  // Calibration builds and frees a graph per window and stage (thousands of
+  // multi-megabyte buffers): glibc would map and unmap each one and fault its
+  // pages in again. Keeping freed buffers up to 32 MiB in the heap (and up to
+  // 128 MiB of free heap) saves about a tenth of the CPU time of a house-model
+  // calibration; larger buffers (a big model's cached inputs) are still
+  // returned at once, so the peak memory stays as it was.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 128 << 20);
+#endif
   const Args args(argv,
                   {{"-m", "--model"}, {"-o", "--outfile"}, {"--method"}, {"--format"}, {"--bits"}, {"--group"}, {"--damp"}, {"--block"},
                    {"--calib"}, {"--calib-samples"}, {"--calib-ctx"}, {"--seed"}, {"--keep"}, {"--embd-type"}, {"--eval"},
