@@ -11,6 +11,7 @@
 #include "../../quants.h"
 #include "../gemm_tiles.h"
 #include "../kernels.h"
+#include "block32_neon.h"
 #include "nf4_neon.h"
 
 namespace qgml {
@@ -105,81 +106,28 @@ struct GptqKernel {
   }
 };
 
-template <bool kDot>
-struct Q4_1Kernel {
-  template <int R, int NA>
-  static void tile(int64_t k, const uint8_t* w, size_t ws, const uint8_t* const* act, float* out, int64_t ldo) {
-    float32x4_t acc[R][NA];
-    float ms[R][NA];
-    for (int r = 0; r < R; ++r)
-      for (int j = 0; j < NA; ++j) {
-        acc[r][j] = vdupq_n_f32(0.0f);
-        ms[r][j] = 0.0f;
-      }
-    for (int64_t e0 = 0; e0 < k; e0 += kQK4_1) {
-      const int8_t* qa[NA];
-      float da[NA];
-      int asum[NA];
-      const int off = static_cast<int>(e0 % kQK8_A);
-      for (int j = 0; j < NA; ++j) {
-        const BlockQ8A* A = reinterpret_cast<const BlockQ8A*>(act[j]) + e0 / kQK8_A;
-        qa[j] = A->qs + off;
-        da[j] = A->d;
-        asum[j] = A->bsums[off / 32];
-      }
-      for (int r = 0; r < R; ++r) {
-        const BlockQ4_1* x = reinterpret_cast<const BlockQ4_1*>(w + r * ws) + e0 / kQK4_1;
-        const float d = f16(reinterpret_cast<const uint8_t*>(&x->d)), m = f16(reinterpret_cast<const uint8_t*>(&x->m));
-        const uint8x16_t v = vld1q_u8(x->qs);
-        const int8x16_t lo = vreinterpretq_s8_u8(vandq_u8(v, vdupq_n_u8(0x0f)));
-        const int8x16_t hi = vreinterpretq_s8_u8(vshrq_n_u8(v, 4));
-        for (int j = 0; j < NA; ++j) {
-          const int32x4_t is = dot16<kDot>(dot16<kDot>(vdupq_n_s32(0), lo, vld1q_s8(qa[j])), hi, vld1q_s8(qa[j] + 16));
-          acc[r][j] = vfmaq_n_f32(acc[r][j], vcvtq_f32_s32(is), d * da[j]);
-          ms[r][j] += m * da[j] * static_cast<float>(asum[j]);
-        }
-      }
-    }
-    for (int r = 0; r < R; ++r)
-      for (int j = 0; j < NA; ++j) out[j * ldo + r] = vaddvq_f32(acc[r][j]) + ms[r][j];
+// llama.cpp's blocks, decoded for the shared loops of block32_neon.h.
+struct Q4_0Decode {
+  using Block = BlockQ4_0;
+  struct Tables {};
+  static void weights(const Block* x, const Tables&, int8x16_t* q0, int8x16_t* q1) {
+    uint8x16_t lo, hi;
+    nibbles(x->qs, &lo, &hi);
+    *q0 = vsubq_s8(vreinterpretq_s8_u8(lo), vdupq_n_s8(8));
+    *q1 = vsubq_s8(vreinterpretq_s8_u8(hi), vdupq_n_s8(8));
   }
 };
-
-template <bool kDot, bool kQ4>
-struct Q8_0ActKernel {
-  template <int R, int NA>
-  static void tile(int64_t k, const uint8_t* w, size_t ws, const uint8_t* const* act, float* out, int64_t ldo) {
-    float32x4_t acc[R][NA];
-    for (int r = 0; r < R; ++r)
-      for (int j = 0; j < NA; ++j) acc[r][j] = vdupq_n_f32(0.0f);
-    const int64_t nb = (k + 31) / 32;
-    for (int64_t b = 0; b < nb; ++b) {
-      const BlockQ8_0* y[NA];
-      for (int j = 0; j < NA; ++j) y[j] = reinterpret_cast<const BlockQ8_0*>(act[j]) + b;
-      for (int r = 0; r < R; ++r) {
-        int8x16_t q0, q1;
-        float d;
-        if constexpr (kQ4) {
-          const BlockQ4_0* x = reinterpret_cast<const BlockQ4_0*>(w + r * ws) + b;
-          const uint8x16_t v = vld1q_u8(x->qs);
-          q0 = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(v, vdupq_n_u8(0x0f))), vdupq_n_s8(8));
-          q1 = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(v, 4)), vdupq_n_s8(8));
-          d = f16(reinterpret_cast<const uint8_t*>(&x->d));
-        } else {
-          const BlockQ8_0* x = reinterpret_cast<const BlockQ8_0*>(w + r * ws) + b;
-          q0 = vld1q_s8(x->qs);
-          q1 = vld1q_s8(x->qs + 16);
-          d = f16(reinterpret_cast<const uint8_t*>(&x->d));
-        }
-        for (int j = 0; j < NA; ++j) {
-          const int32x4_t is = dot16<kDot>(dot16<kDot>(vdupq_n_s32(0), q0, vld1q_s8(y[j]->qs)), q1, vld1q_s8(y[j]->qs + 16));
-          acc[r][j] = vfmaq_n_f32(acc[r][j], vcvtq_f32_s32(is), d * f16(reinterpret_cast<const uint8_t*>(&y[j]->d)));
-        }
-      }
-    }
-    for (int r = 0; r < R; ++r)
-      for (int j = 0; j < NA; ++j) out[j * ldo + r] = vaddvq_f32(acc[r][j]);
+struct Q8_0Decode {
+  using Block = BlockQ8_0;
+  struct Tables {};
+  static void weights(const Block* x, const Tables&, int8x16_t* q0, int8x16_t* q1) {
+    *q0 = vld1q_s8(x->qs);
+    *q1 = vld1q_s8(x->qs + 16);
   }
+};
+struct Q4_1Decode {
+  using Block = BlockQ4_1;
+  static void weights(const Block* x, uint8x16_t* lo, uint8x16_t* hi) { nibbles(x->qs, lo, hi); }
 };
 
 // Bit-exact with q8_a_from_float (vcvtnq rounds to nearest even).
@@ -229,9 +177,9 @@ void register_level(KernelTable& t) {
   QGML_GPTQ_SLOTS(GPTQ2S, 2, false)
   QGML_SET(NF4, Nf4Kernel<kDot, BlockNF4>)
   QGML_SET(NF4_DQ, Nf4Kernel<kDot, BlockNF4DQ>)
-  QGML_SET(Q4_1, Q4_1Kernel<kDot>)
-  QGML_SET(Q4_0, Q8_0ActKernel<kDot, true>)
-  QGML_SET(Q8_0, Q8_0ActKernel<kDot, false>)
+  QGML_SET(Q4_1, MinKernel<kDot, Q4_1Decode>)
+  QGML_SET(Q4_0, Q8_0ActKernel<kDot, Q4_0Decode>)
+  QGML_SET(Q8_0, Q8_0ActKernel<kDot, Q8_0Decode>)
 #undef QGML_GPTQ_SLOTS
 #undef QGML_SET
 }
