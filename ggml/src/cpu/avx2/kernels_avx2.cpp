@@ -78,8 +78,8 @@ float dot_bf16(int64_t k, const void* w, const void* a) {
   return s;
 }
 
-// AVX2 gemm tiles for F16 and BF16 weights × F32 activations (prompt
-// processing): 3 weight rows × 3 activation rows per tile, so each weight
+// AVX2 gemm tiles for F32, F16 and BF16 weights × F32 activations (prompt
+// processing, and calibration forward passes over float weights): 3 weight rows × 3 activation rows per tile, so each weight
 // vector is converted once for 3 activation rows and each activation vector
 // loaded once for 3 weight rows (2×3, 2×5, 2×6 and 3×4 measured slower).
 //
@@ -92,12 +92,20 @@ float dot_bf16(int64_t k, const void* w, const void* a) {
 // elements, which stay in L1) it runs chain 0 over the slice for all 9
 // pairs, then chain 1, and so on — 9 independent FMA chains in registers
 // instead of 36, with the same operations in the same order per chain.
+struct F32 {
+  using Elem = float;
+  static __m256 load(const float* p) { return _mm256_loadu_ps(p); }
+  static float scalar(float x) { return x; }
+  static float dot(int64_t k, const void* w, const void* a) { return dot_f32(k, w, a); }
+};
 struct F16 {
+  using Elem = uint16_t;
   static __m256 load(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
   static float scalar(uint16_t h) { return fp16_to_f32(h); }
   static float dot(int64_t k, const void* w, const void* a) { return dot_f16(k, w, a); }
 };
 struct BF16 {
+  using Elem = uint16_t;
   static __m256 load(const uint16_t* p) {
     const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
@@ -106,12 +114,12 @@ struct BF16 {
   static float dot(int64_t k, const void* w, const void* a) { return dot_bf16(k, w, a); }
 };
 
-// Elements of K per slice: 3 weight rows (3 KB) and 3 activation rows (6 KB).
+// Elements of K per slice: 3 weight rows (3 KB in F16, 6 KB in F32) and 3 activation rows (6 KB).
 constexpr int64_t kSlice = 512;
 constexpr int kCols = 3;
 
 template <class H, int R, int C>
-void tile(int64_t k, const uint16_t* const* w, const float* const* a, float* out, int64_t ldo) {
+void tile(int64_t k, const typename H::Elem* const* w, const float* const* a, float* out, int64_t ldo) {
   const int64_t k32 = k / 32 * 32;
   __m256 acc[4][R][C];
   for (int u = 0; u < 4; ++u)
@@ -151,7 +159,7 @@ void tile(int64_t k, const uint16_t* const* w, const float* const* a, float* out
 
 // Columns per tile and the tails below it, as compile-time sizes.
 template <class H, int R, int C>
-void col_tail(int64_t k, const uint16_t* const* w, const float* const* ap, int64_t n, float* out, int64_t ldo) {
+void col_tail(int64_t k, const typename H::Elem* const* w, const float* const* ap, int64_t n, float* out, int64_t ldo) {
   if constexpr (C > 0) {
     if (n == C) return tile<H, R, C>(k, w, ap, out, ldo);
     col_tail<H, R, C - 1>(k, w, ap, n, out, ldo);
@@ -159,7 +167,7 @@ void col_tail(int64_t k, const uint16_t* const* w, const float* const* ap, int64
 }
 
 template <class H, int R>
-void row_tiles(int64_t k, const uint16_t* const* w, const float* A, size_t as, int64_t nc, float* out, int64_t ldo) {
+void row_tiles(int64_t k, const typename H::Elem* const* w, const float* A, size_t as, int64_t nc, float* out, int64_t ldo) {
   auto act = [&](int64_t j) { return reinterpret_cast<const float*>(reinterpret_cast<const char*>(A) + j * as); };
   for (int64_t c = 0; c < nc; c += kCols) {
     const float* ap[kCols];
@@ -170,7 +178,7 @@ void row_tiles(int64_t k, const uint16_t* const* w, const float* A, size_t as, i
 }
 
 template <class H>
-void gemm_half(int64_t k, const void* w, size_t ws, int64_t nr, const void* a, size_t as, int64_t nc, float* out,
+void gemm_float(int64_t k, const void* w, size_t ws, int64_t nr, const void* a, size_t as, int64_t nc, float* out,
                int64_t ldo) {
   const char* W = static_cast<const char*>(w);
   const float* A = static_cast<const float*>(a);
@@ -181,16 +189,17 @@ void gemm_half(int64_t k, const void* w, size_t ws, int64_t nr, const void* a, s
     return;
   }
   int64_t r = 0;
-  auto row = [&](int64_t j) { return reinterpret_cast<const uint16_t*>(W + j * ws); };
+  using E = typename H::Elem;
+  auto row = [&](int64_t j) { return reinterpret_cast<const E*>(W + j * ws); };
   for (; r + 3 <= nr; r += 3) {
-    const uint16_t* wp[3] = {row(r), row(r + 1), row(r + 2)};
+    const E* wp[3] = {row(r), row(r + 1), row(r + 2)};
     row_tiles<H, 3>(k, wp, A, as, nc, out + r, ldo);
   }
   if (nr - r == 2) {
-    const uint16_t* wp[2] = {row(r), row(r + 1)};
+    const E* wp[2] = {row(r), row(r + 1)};
     row_tiles<H, 2>(k, wp, A, as, nc, out + r, ldo);
   } else if (nr - r == 1) {
-    const uint16_t* wp[1] = {row(r)};
+    const E* wp[1] = {row(r)};
     row_tiles<H, 1>(k, wp, A, as, nc, out + r, ldo);
   }
 }
@@ -209,8 +218,9 @@ void register_avx2_kernels(KernelTable& t) {
   t[Type::F32].vec_dot = dot_f32;
   t[Type::F32].axpy = axpy_f32;
   t[Type::F16].vec_dot = dot_f16;
-  t[Type::F16].gemm = gemm_half<F16>;
-  t[Type::BF16].gemm = gemm_half<BF16>;
+  t[Type::F32].gemm = gemm_float<F32>;
+  t[Type::F16].gemm = gemm_float<F16>;
+  t[Type::BF16].gemm = gemm_float<BF16>;
   t[Type::F16].to_float = f16_row_to_float;
   t[Type::BF16].vec_dot = dot_bf16;
   register_avx2_quant_kernels(t);

@@ -65,6 +65,7 @@ void register_avx512_kernels(KernelTable& t) {
   t[Type::BF16].vec_dot = dot_bf16;
   // The AVX2 gemm tiles reproduce the AVX2 vec_dot's operation order, not
   // this level's: without a tile of its own, mul_mat falls back to vec_dot.
+  t[Type::F32].gemm = nullptr;
   t[Type::F16].gemm = nullptr;
   t[Type::BF16].gemm = nullptr;
   register_avx512_quant_kernels(t);
