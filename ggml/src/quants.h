@@ -42,6 +42,20 @@ struct BlockQ8A {
 };
 static_assert(sizeof(BlockQ8A) == 276, "q8_a block is 276 bytes");
 
+// The 32 activations of a Q8_A row that start at element e0 (a multiple of
+// 32): their quants, the scale of their block and their sum, which kernels
+// with a min term (Q4_1, Q5_1) multiply by the weight block's min.
+struct Q8AChunk {
+  const int8_t* qs;
+  float d;
+  int sum;
+};
+inline Q8AChunk q8a_chunk(const void* row, int64_t e0) {
+  const BlockQ8A* a = static_cast<const BlockQ8A*>(row) + e0 / kQK8_A;
+  const int64_t off = e0 % kQK8_A;
+  return {a->qs + off, a->d, a->bsums[off / 32]};
+}
+
 // GPTQ blocks: one group of G weights of one row.
 //   bytes 0-1  f16 scale d
 //   byte  2    zero point z (asymmetric types only)

@@ -64,25 +64,17 @@ struct MinKernel {
         ms[r][j] = 0.0f;
       }
     for (int64_t e0 = 0; e0 < k; e0 += 32) {
-      const int8_t* qa[NA];
-      float da[NA];
-      int asum[NA];
-      const int off = static_cast<int>(e0 % kQK8_A);
-      for (int j = 0; j < NA; ++j) {
-        const BlockQ8A* A = reinterpret_cast<const BlockQ8A*>(act[j]) + e0 / kQK8_A;
-        qa[j] = A->qs + off;
-        da[j] = A->d;
-        asum[j] = A->bsums[off / 32];
-      }
+      Q8AChunk a[NA];
+      for (int j = 0; j < NA; ++j) a[j] = q8a_chunk(act[j], e0);
       for (int r = 0; r < R; ++r) {
         const typename D::Block* x = reinterpret_cast<const typename D::Block*>(w + r * ws) + e0 / 32;
         if ((e0 / 32) % 3 == 0) _mm_prefetch(reinterpret_cast<const char*>(x) + kPrefetchBytes, _MM_HINT_T0);
         const float d = _cvtsh_ss(x->d), m = _cvtsh_ss(x->m);
         const __m256i q = D::weights(x);
         for (int j = 0; j < NA; ++j) {
-          const __m256i i32 = _mm256_madd_epi16(_mm256_maddubs_epi16(q, load(qa[j])), ones);
-          acc[r][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32), _mm256_set1_ps(d * da[j]), acc[r][j]);
-          ms[r][j] += m * da[j] * static_cast<float>(asum[j]);
+          const __m256i i32 = _mm256_madd_epi16(_mm256_maddubs_epi16(q, load(a[j].qs)), ones);
+          acc[r][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32), _mm256_set1_ps(d * a[j].d), acc[r][j]);
+          ms[r][j] += m * a[j].d * static_cast<float>(a[j].sum);
         }
       }
     }

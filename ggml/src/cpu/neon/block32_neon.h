@@ -62,26 +62,18 @@ struct MinKernel {
         ms[r][j] = 0.0f;
       }
     for (int64_t e0 = 0; e0 < k; e0 += 32) {
-      const int8_t* qa[NA];
-      float da[NA];
-      int asum[NA];
-      const int off = static_cast<int>(e0 % kQK8_A);
-      for (int j = 0; j < NA; ++j) {
-        const BlockQ8A* A = reinterpret_cast<const BlockQ8A*>(act[j]) + e0 / kQK8_A;
-        qa[j] = A->qs + off;
-        da[j] = A->d;
-        asum[j] = A->bsums[off / 32];
-      }
+      Q8AChunk a[NA];
+      for (int j = 0; j < NA; ++j) a[j] = q8a_chunk(act[j], e0);
       for (int r = 0; r < R; ++r) {
         const typename D::Block* x = reinterpret_cast<const typename D::Block*>(w + r * ws) + e0 / 32;
         const float d = f16(reinterpret_cast<const uint8_t*>(&x->d)), m = f16(reinterpret_cast<const uint8_t*>(&x->m));
         uint8x16_t lo, hi;
         D::weights(x, &lo, &hi);
         for (int j = 0; j < NA; ++j) {
-          const int32x4_t is = dot16<kDot>(dot16<kDot>(vdupq_n_s32(0), vreinterpretq_s8_u8(lo), vld1q_s8(qa[j])),
-                                           vreinterpretq_s8_u8(hi), vld1q_s8(qa[j] + 16));
-          acc[r][j] = vfmaq_n_f32(acc[r][j], vcvtq_f32_s32(is), d * da[j]);
-          ms[r][j] += m * da[j] * static_cast<float>(asum[j]);
+          const int32x4_t is = dot16<kDot>(dot16<kDot>(vdupq_n_s32(0), vreinterpretq_s8_u8(lo), vld1q_s8(a[j].qs)),
+                                           vreinterpretq_s8_u8(hi), vld1q_s8(a[j].qs + 16));
+          acc[r][j] = vfmaq_n_f32(acc[r][j], vcvtq_f32_s32(is), d * a[j].d);
+          ms[r][j] += m * a[j].d * static_cast<float>(a[j].sum);
         }
       }
     }
