@@ -16,7 +16,6 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <vector>
 
 #include "../cpu/kernels.h"
 #include "op_impl.h"
@@ -32,11 +31,11 @@ constexpr int64_t kTransposeFromRows = 8;
 bool cache_type_ok(Type t) { return t == Type::F32 || t == Type::F16 || t == Type::BF16; }
 
 // Per-thread scratch, in floats: kt (hd × n_kv), scores (n_kv), the
-// probabilities converted for the value dot (n_kv, at most 4 bytes each), one query row.
+// probabilities converted for the value dot (n_kv, at most 4 bytes each), one query row, one key row.
 size_t scratch_floats(const Tensor* dst) {
   const Tensor* k = dst->src[1];
   const int64_t hd = k->ne[0], n_kv = k->ne[2];
-  return static_cast<size_t>(hd * n_kv + 2 * n_kv + hd) + 16;
+  return static_cast<size_t>(hd * n_kv + 2 * n_kv + 2 * hd) + 16;
 }
 
 }  // namespace
@@ -90,7 +89,7 @@ void forward_attend(const ComputeParams& p, Tensor* dst) {
   float* scores = kt + hd * n_kv;     // [n_kv]
   float* probs_conv = scores + n_kv;  // [n_kv] floats' room for the value dot's activation type
   float* qrow = probs_conv + n_kv;    // [hd]
-  std::vector<float> key(static_cast<size_t>(hd));
+  float* key = qrow + hd;             // [hd]
 
   auto visible = [&](int64_t i) { return causal_past >= 0 ? std::min(n_kv, causal_past + i + 1) : n_kv; };
   const int64_t n_blocks = (n + kQueryBlock - 1) / kQueryBlock;
@@ -102,8 +101,8 @@ void forward_attend(const ComputeParams& p, Tensor* dst) {
     const bool transpose = (i1 - i0) * group >= kTransposeFromRows;
     if (transpose) {
       for (int64_t j = 0; j < seen; ++j) {
-        key_to_float(k->row(hk, j), key.data(), hd);
-        for (int64_t d = 0; d < hd; ++d) kt[d * n_kv + j] = key[static_cast<size_t>(d)];
+        key_to_float(k->row(hk, j), key, hd);
+        for (int64_t d = 0; d < hd; ++d) kt[d * n_kv + j] = key[d];
       }
     }
     for (int64_t i = i0; i < i1; ++i) {
