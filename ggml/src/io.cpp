@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -160,6 +161,17 @@ MappedFile::~MappedFile() {
     ::munmap(const_cast<uint8_t*>(data_), size_);
   else
     ::operator delete(const_cast<uint8_t*>(data_), std::align_val_t(kReadAlignment));
+}
+
+void MappedFile::release(const void* p, size_t n) const {
+  if (!mapped_ || data_ == nullptr) return;
+  static const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t lo = std::max(reinterpret_cast<uintptr_t>(p), reinterpret_cast<uintptr_t>(data_));
+  const uintptr_t hi = std::min(reinterpret_cast<uintptr_t>(p) + n, reinterpret_cast<uintptr_t>(data_) + size_);
+  const uintptr_t first = (lo + page - 1) / page * page;  // whole pages only: neighbours may still be needed
+  const uintptr_t last = hi / page * page;
+  // Only memory is at stake, so a failure is ignored.
+  if (last > first) (void)::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
 }
 
 // ---------------------------------------------------------------------------

@@ -128,6 +128,8 @@ class Reader {
   const TensorInfo* find_tensor(const std::string& name) const;
   // Pointer into the mapping; valid while the Reader lives.
   const void* tensor_data(const TensorInfo& t) const;
+  // MappedFile::release for a range of tensor data already read.
+  void release(const void* p, size_t n) const;
 
  private:
   std::string path_;

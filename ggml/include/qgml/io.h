@@ -21,6 +21,12 @@ class MappedFile {
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
 
+  // A hint that [p, p+n) will not be read again soon. A mapping gives back
+  // the whole pages inside the range (clean file pages: touched again, they
+  // are re-read from the file), so a pass over a file larger than memory
+  // keeps only what it is working on resident; a heap buffer keeps its data.
+  void release(const void* p, size_t n) const;
+
  private:
   std::string path_;
   const uint8_t* data_ = nullptr;

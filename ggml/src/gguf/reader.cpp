@@ -340,6 +340,7 @@ Reader::Reader(const std::string& path, bool use_mmap)
 Reader::~Reader() = default;
 
 size_t Reader::file_size() const { return map_->size(); }
+void Reader::release(const void* p, size_t n) const { map_->release(p, n); }
 
 const Value* Reader::find(const std::string& key) const {
   for (const auto& kv : kv_)
