@@ -107,14 +107,18 @@ TEST(Linalg, GemmMatchesNaiveSums) {
 }
 
 TEST(Linalg, SyrkUpperMatchesNaiveOnThreads) {
-  const int64_t n = 150, t = 70;
-  const Mat X = gaussian(static_cast<size_t>(t * n), 5);
-  ThreadPool pool(2);
-  Mat C(static_cast<size_t>(n * n), 0.0f);
-  linalg::syrk_upper(n, t, 2.0f, X.data(), n, C.data(), n, &pool);
-  linalg::mirror_upper(n, C.data(), n);
-  const Mat H = hessian(X, n, t);
-  for (size_t i = 0; i < H.size(); ++i) ASSERT_NEAR(C[i], H[i], 1e-4 * (std::fabs(H[i]) + 10)) << i;
+  // Odd widths, a single row block, and depths over one packed slice (256).
+  const struct { int64_t n, t; int threads; } cases[] = {{150, 70, 2}, {37, 600, 2}, {301, 257, 1}, {5, 3, 2}};
+  for (const auto& c : cases) {
+    const int64_t n = c.n, t = c.t;
+    const Mat X = gaussian(static_cast<size_t>(t * n), 5);
+    ThreadPool pool(c.threads);
+    Mat C(static_cast<size_t>(n * n), 0.0f);
+    linalg::syrk_upper(n, t, 2.0f, X.data(), n, C.data(), n, &pool);
+    linalg::mirror_upper(n, C.data(), n);
+    const Mat H = hessian(X, n, t);
+    for (size_t i = 0; i < H.size(); ++i) ASSERT_NEAR(C[i], H[i], 1e-4 * (std::fabs(H[i]) + 10)) << n << "x" << t << " at " << i;
+  }
 }
 
 TEST(Linalg, InverseCholeskyUpperFactorsTheInverse) {

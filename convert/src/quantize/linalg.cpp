@@ -122,27 +122,43 @@ void gemm(int64_t M, int64_t N, int64_t K, float alpha, View A, View B, float* C
 }
 
 void syrk_upper(int64_t n, int64_t t, float alpha, const float* X, int64_t ldx, float* C, int64_t ldc, ThreadPool* pool) {
-  // Column panel [j0, j0+nc) of the upper triangle is rows [0, j0+nc) times
-  // those columns: one gemm that packs the panel's B once and streams every
-  // row block of Xᵀ past it. Panels cost more the further right they are, so
-  // threads take them from the right.
-  constexpr int64_t kPanel = 256, kStrip = 48;
-  const int64_t npanels = (n + kPanel - 1) / kPanel;
-  std::atomic<int64_t> next{0};
-  auto work = [&](int, int) {
-    for (int64_t b; (b = next.fetch_add(1)) < npanels;) {
-      const int64_t j0 = (npanels - 1 - b) * kPanel, nc = std::min(kPanel, n - j0);
-      gemm(j0, nc, t, alpha, transposed(X, ldx), row_major(X + j0, ldx), C + j0, ldc);
-      // The diagonal block in strips that stop at the diagonal: half its flops.
-      for (int64_t r = j0; r < j0 + nc; r += kStrip)
-        gemm(std::min(kStrip, j0 + nc - r), j0 + nc - r, t, alpha, transposed(X + r, ldx), row_major(X + r, ldx),
-             C + r * ldc + r, ldc);
+  if (n <= 0 || t <= 0) return;
+  // X is both operands: per kc-deep slice of the t rows, all n columns are
+  // packed once as B panels (shared by the threads), and each block of mc
+  // rows of Xᵀ packs its A panels once for every column right of it. Tiles
+  // that lie wholly below the diagonal are skipped: half the flops.
+  const MicroKernel kern = kernel();
+  const int nth = pool != nullptr ? pool->size() : 1;
+  // Row blocks get cheaper towards the bottom (shorter rows of the triangle):
+  // several per thread, taken from the top, keep the threads evenly loaded.
+  const int64_t mc = std::clamp<int64_t>(n / (4 * nth) / kMR * kMR, kMR, kMC);
+  const int64_t n_blocks = (n + mc - 1) / mc;
+  std::vector<float> bpack(static_cast<size_t>(std::min(kKC, t) * ((n + kNR - 1) / kNR * kNR)));
+  for (int64_t pc = 0; pc < t; pc += kKC) {
+    const int64_t kc = std::min(kKC, t - pc);
+    pack_b(row_major(X, ldx), pc, kc, 0, n, bpack.data());
+    std::atomic<int64_t> next{0};
+    auto work = [&](int, int) {
+      thread_local std::vector<float> apack;
+      apack.resize(static_cast<size_t>(kMC * kKC));
+      for (int64_t b; (b = next.fetch_add(1)) < n_blocks;) {
+        const int64_t ic = b * mc, m = std::min(mc, n - ic);
+        pack_a(transposed(X, ldx), ic, m, pc, kc, apack.data());
+        // BLIS order: one B micro-panel stays in L1 while the A panels pass.
+        for (int64_t jr = ic / kNR * kNR; jr < n; jr += kNR) {
+          const int nr = static_cast<int>(std::min<int64_t>(kNR, n - jr));
+          for (int64_t ir = 0; ir < m && ic + ir < jr + nr; ir += kMR) {
+            const int mr = static_cast<int>(std::min<int64_t>(kMR, m - ir));
+            kern(kc, apack.data() + ir * kc, bpack.data() + jr * kc, C + (ic + ir) * ldc + jr, ldc, alpha, mr, nr);
+          }
+        }
+      }
+    };
+    if (nth > 1) {
+      pool->run(work);
+    } else {
+      work(0, 1);
     }
-  };
-  if (pool != nullptr && pool->size() > 1) {
-    pool->run(work);
-  } else {
-    work(0, 1);
   }
 }
 

@@ -28,8 +28,9 @@ void gemm(int64_t M, int64_t N, int64_t K, float alpha, View A, View B, float* C
 
 // The upper triangle (j ≥ i, and whole diagonal tiles) of C[n×n] += alpha · Xᵀ·X
 // for X [t×n] row-major (leading dimension ldx): the Gram matrix of t
-// activation rows. Column panels are shared among the pool's threads (pool
-// may be null: calling thread only). mirror_upper() completes C once at the end.
+// activation rows. Blocks of rows are shared among the pool's threads (pool
+// may be null: calling thread only). Each entry takes the same operations as
+// gemm would give it. mirror_upper() completes C once at the end.
 void syrk_upper(int64_t n, int64_t t, float alpha, const float* X, int64_t ldx, float* C, int64_t ldc, ThreadPool* pool);
 void mirror_upper(int64_t n, float* C, int64_t ldc);
 
