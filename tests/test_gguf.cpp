@@ -402,5 +402,24 @@ TEST(Io, MappedFile) {
   EXPECT_THROW(read_file(dir.file("missing")), Error);
 }
 
+// release() only drops what can be re-read: a mapping's pages come back from
+// the file, and a heap copy (use_mmap false) must keep its bytes, which
+// madvise(MADV_DONTNEED) on anonymous memory would zero.
+TEST(Io, MappedFileReleaseKeepsContents) {
+  TempDir dir;
+  std::string bytes(5 * 4096 + 123, '\0');
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>('a' + i % 23);
+  write_bytes(dir.file("pages"), bytes);
+  for (bool use_mmap : {true, false}) {
+    MappedFile m(dir.file("pages"), use_mmap);
+    ASSERT_EQ(std::string(reinterpret_cast<const char*>(m.data()), m.size()), bytes);
+    m.release(m.data() + 100, 3 * 4096);          // unaligned: whole pages inside only
+    m.release(m.data(), m.size());                // everything
+    m.release(m.data() + 4096, 100 * 4096);       // past the end: clamped
+    m.release(m.data() + m.size() - 10, 10);      // less than a page
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(m.data()), m.size()), bytes) << "use_mmap " << use_mmap;
+  }
+}
+
 }  // namespace
 }  // namespace qgml::test
