@@ -9,17 +9,24 @@
 //   gemm           bitwise equal to the same level's vec_dot (the kernel contract)
 //   quantize_act   byte-equal, or per block at most twice the scalar quantizer's
 //                  largest error (SIMD rounding may differ at ties)
-//   axpy           |y + a·x − exact| ≤ 2⁻²⁴·(|a·x| + |exact|) per element: one
-//                  rounding of the product (none when fused) and one of the sum
+//   math.exp_sum   every x[i] within 2⁻²² relative of exp in double for x in
+//                  cpu/exp_poly.h's [kMinX, kMaxX], the documented values outside
+//                  it; the returned sum within 1e-12 of Σ x[i] in double
+//   math.swiglu    within 2⁻²⁰ relative (+1e-30) of g/(1+e^−g)·u in double
+//   math.gemm_nn   within (depth+1)·2⁻²⁴·Σ|a·b| of the double sum, only inside
+//                  the m × n block (ldc padding untouched); a sub-block of rows
+//                  and columns gives bitwise the same entries (tile independence)
 // Levels the CPU cannot run are skipped loudly.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
+#include "cpu/exp_poly.h"
 #include "cpu/kernels.h"
 #include "qgml/cpu.h"
 #include "qgml/fp16.h"
@@ -220,26 +227,107 @@ TEST_P(Kernels, QuantizeActMatchesScalar) {
   }
 }
 
-TEST_P(Kernels, AxpyEqualsExact) {
-  for (int ti = 0; ti < kTypeCount; ++ti) {
-    const Type t = static_cast<Type>(ti);
-    if (scalar()[t].axpy == nullptr) continue;
-    ASSERT_NE(level()[t].axpy, nullptr) << type_name(t);
-    for (int64_t k : kLengths) {
-      const std::vector<float> x = random_row(k, static_cast<uint32_t>(k + 11)), y0 = random_row(k, static_cast<uint32_t>(k + 12));
-      const std::vector<uint8_t> xq = quantize(t, x);
-      const std::vector<float> xd = dequantize(t, xq.data(), k);
-      const float a = -0.37f;
-      std::vector<float> y = y0;
-      // Offset writes: a kernel that writes past k would change the guard.
-      y.push_back(12345.0f);
-      level()[t].axpy(k, a, xq.data(), y.data());
-      EXPECT_EQ(y.back(), 12345.0f) << isa_name(GetParam()) << " " << type_name(t) << " k=" << k << ": wrote past the end";
-      for (int64_t i = 0; i < k; ++i) {
-        const double exact = static_cast<double>(y0[i]) + static_cast<double>(a) * xd[i];
-        // One rounding of a·x and one of the sum: at most 2⁻²⁴ of each magnitude.
-        const double tol = std::ldexp(std::fabs(static_cast<double>(a) * xd[i]) + std::fabs(exact), -24);
-        EXPECT_LE(std::fabs(y[i] - exact), tol) << isa_name(GetParam()) << " " << type_name(t) << " k=" << k << " i=" << i;
+// Arguments the glue ops meet (softmax: ≤ 0; silu: both signs) and the edges.
+std::vector<float> exp_arguments() {
+  std::vector<float> x;
+  for (float v = -100.0f; v <= 100.0f; v += 0.0137f) x.push_back(v);
+  const float inf = std::numeric_limits<float>::infinity();
+  for (float v : {0.0f, -0.0f, 1e-30f, -1e-30f, exp_poly::kMinX, std::nextafter(exp_poly::kMinX, -inf), exp_poly::kMaxX,
+                  std::nextafter(exp_poly::kMaxX, inf), exp_poly::kOverflowX, std::nextafter(exp_poly::kOverflowX, inf),
+                  -inf, inf, 88.3762626647949f, 0.5f * 0.693147181f, -0.5f * 0.693147181f})
+    x.push_back(v);
+  return x;
+}
+
+TEST_P(Kernels, ExpSumWithinBound) {
+  const std::vector<float> args = exp_arguments();
+  double worst = 0;
+  for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{8}, int64_t{9}, int64_t{17}, static_cast<int64_t>(args.size())}) {
+    std::vector<float> x(args.end() - n, args.end());
+    x.push_back(12345.0f);  // a kernel that writes past n would change the guard
+    const double sum = level().math.exp_sum(x.data(), n, 0.0f);
+    EXPECT_EQ(x.back(), 12345.0f) << "n=" << n << ": wrote past the end";
+    double direct = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const float a = args[args.size() - static_cast<size_t>(n) + static_cast<size_t>(i)], y = x[static_cast<size_t>(i)];
+      direct += y;
+      if (std::isnan(a)) continue;
+      if (a < exp_poly::kMinX) {
+        EXPECT_TRUE(y >= 0.0f && y <= std::numeric_limits<float>::min()) << "exp(" << a << ") = " << y;
+      } else if (a > exp_poly::kOverflowX) {
+        EXPECT_EQ(y, std::numeric_limits<float>::infinity()) << "exp(" << a << ")";
+      } else if (a > exp_poly::kMaxX) {
+        EXPECT_TRUE(y > 2e38f && y <= std::exp(static_cast<double>(a)) * (1 + std::ldexp(1.0, -22))) << "exp(" << a << ") = " << y;
+      } else {
+        const double want = std::exp(static_cast<double>(a)), rel = std::fabs(y - want) / want;
+        worst = std::max(worst, rel);
+        EXPECT_LE(rel, std::ldexp(1.0, -22)) << isa_name(GetParam()) << " exp(" << a << ") = " << y << " vs " << want;
+      }
+    }
+    if (std::isfinite(direct)) {
+      EXPECT_NEAR(sum, direct, 1e-12 * direct) << "n=" << n;
+    }
+  }
+  std::printf("%s exp: largest relative error %.3g (2^%.2f)\n", isa_name(GetParam()), worst, std::log2(worst));
+  // max is subtracted first: softmax rows with a large max do not overflow.
+  std::vector<float> row = {1000.0f, 999.0f, -std::numeric_limits<float>::infinity()};
+  const double s = level().math.exp_sum(row.data(), 3, 1000.0f);
+  EXPECT_NEAR(row[0], 1.0f, 1e-6f);
+  EXPECT_NEAR(row[1], std::exp(-1.0), 1e-6);
+  EXPECT_EQ(row[2], 0.0f);
+  EXPECT_NEAR(s, 1.0 + std::exp(-1.0), 1e-6);
+  std::vector<float> nan_row = {std::numeric_limits<float>::quiet_NaN(), 0.0f};
+  level().math.exp_sum(nan_row.data(), 2, 0.0f);
+  EXPECT_TRUE(std::isnan(nan_row[0])) << "NaN must stay NaN";
+}
+
+TEST_P(Kernels, SwigluWithinBound) {
+  const std::vector<float> g = exp_arguments();
+  for (int64_t n : {int64_t{1}, int64_t{5}, int64_t{8}, int64_t{13}, static_cast<int64_t>(g.size())}) {
+    const std::vector<float> u = random_row(n, static_cast<uint32_t>(n + 3));
+    std::vector<float> out(static_cast<size_t>(n) + 1, 12345.0f);
+    level().math.swiglu(g.data(), u.data(), out.data(), n);
+    EXPECT_EQ(out.back(), 12345.0f) << "n=" << n << ": wrote past the end";
+    for (int64_t i = 0; i < n; ++i) {
+      const double gd = g[static_cast<size_t>(i)], ud = u[static_cast<size_t>(i)];
+      if (std::isinf(gd)) continue;
+      const double want = gd / (1.0 + std::exp(-gd)) * ud;
+      EXPECT_NEAR(out[static_cast<size_t>(i)], want, std::ldexp(std::fabs(want), -20) + 1e-30)
+          << isa_name(GetParam()) << " swiglu(" << gd << ", " << ud << ")";
+    }
+  }
+}
+
+TEST_P(Kernels, GemmNNWithinBound) {
+  for (int64_t m : {1, 2, 5, 6, 7, 13}) {
+    for (int64_t n : {1, 3, 8, 15, 16, 17, 33, 300}) {
+      for (int64_t depth : {1, 32, 80}) {
+        const int64_t lda = depth + 3, ldb = n + 5, ldc = n + 2;
+        const std::vector<float> a = random_row(m * lda, static_cast<uint32_t>(m * 7 + n)),
+                                 b = random_row(depth * ldb, static_cast<uint32_t>(depth + n));
+        std::vector<float> c(static_cast<size_t>(m * ldc), 12345.0f);
+        level().math.gemm_nn(m, n, depth, a.data(), lda, b.data(), ldb, c.data(), ldc);
+        for (int64_t r = 0; r < m; ++r) {
+          for (int64_t j = 0; j < ldc; ++j) {
+            const float got = c[static_cast<size_t>(r * ldc + j)];
+            if (j >= n) {
+              ASSERT_EQ(got, 12345.0f) << "wrote outside the block at " << r << "," << j;
+              continue;
+            }
+            double want = 0, mag = 0;
+            for (int64_t d = 0; d < depth; ++d) {
+              const double t = static_cast<double>(a[static_cast<size_t>(r * lda + d)]) * b[static_cast<size_t>(d * ldb + j)];
+              want += t;
+              mag += std::fabs(t);
+            }
+            ASSERT_LE(std::fabs(got - want), static_cast<double>(depth + 1) * std::ldexp(mag, -24))
+                << isa_name(GetParam()) << " " << m << "x" << n << "x" << depth << " at " << r << "," << j;
+          }
+        }
+        // The last row and column alone: the same bits as inside the full block.
+        float corner = 0;
+        level().math.gemm_nn(1, 1, depth, a.data() + (m - 1) * lda, lda, b.data() + (n - 1), ldb, &corner, 1);
+        ASSERT_EQ(corner, c[static_cast<size_t>((m - 1) * ldc + n - 1)]) << m << "x" << n << "x" << depth;
       }
     }
   }

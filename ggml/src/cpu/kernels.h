@@ -27,19 +27,38 @@ using GemmFn = void (*)(int64_t k, const void* w, size_t w_stride, int64_t nr, c
 using QuantizeActFn = void (*)(const float* x, void* dst, int64_t k);
 // Converts a row of any storage type to float (a faster to_float).
 using ToFloatRowFn = void (*)(const void* src, float* dst, int64_t k);
-// y[i] += a · x[i] for k elements, x of the type (F32 only so far), y F32.
-using AxpyFn = void (*)(int64_t k, float a, const void* x, float* y);
 
 struct TypeKernels {
   VecDotFn vec_dot = nullptr;
   GemmFn gemm = nullptr;                 // optional: callers fall back to vec_dot
   QuantizeActFn quantize_act = nullptr;  // set on the vec_dot_type's own row
   ToFloatRowFn to_float = nullptr;
-  AxpyFn axpy = nullptr;                 // attention scores (ops/attend.cpp)
+};
+
+// Elementwise float math of the graph's glue ops (not tied to a storage type).
+// x[i] = exp(x[i] − max) for n elements; returns Σ x[i] (the softmax denominator).
+using ExpSumFn = double (*)(float* x, int64_t n, float max);
+// out[i] = silu(g[i]) · u[i] = g[i] / (1 + exp(−g[i])) · u[i] (out may alias g or u).
+using SwigluFn = void (*)(const float* g, const float* u, float* out, int64_t n);
+
+// c[r·ldc + j] = Σ_d a[r·lda + d] · b[d·ldb + j] for r < m, j < n: rows of a
+// against columns of b (attention scores against transposed keys), the terms
+// added in d order from 0, so each entry's operations do not depend on m, n
+// or the tile it falls in; c is overwritten.
+using GemmNNFn = void (*)(int64_t m, int64_t n, int64_t depth, const float* a, int64_t lda, const float* b, int64_t ldb,
+                          float* c, int64_t ldc);
+
+// SIMD levels compute exp with a polynomial (cpu/exp_poly.h documents the error
+// bound; tests/test_kernels.cpp checks it) instead of the C library's expf.
+struct MathKernels {
+  ExpSumFn exp_sum = nullptr;
+  SwigluFn swiglu = nullptr;
+  GemmNNFn gemm_nn = nullptr;
 };
 
 struct KernelTable {
   Isa isa = Isa::Scalar;
+  MathKernels math;
   TypeKernels type[kTypeCount];
   const TypeKernels& operator[](Type t) const { return type[static_cast<int>(t)]; }
   TypeKernels& operator[](Type t) { return type[static_cast<int>(t)]; }
@@ -56,6 +75,10 @@ void register_scalar_kernels(KernelTable& t);
 void register_avx2_kernels(KernelTable& t);
 void register_avx512_kernels(KernelTable& t);
 void register_neon_kernels(KernelTable& t);
+// The elementwise math of each level (files math_<level>.cpp).
+void register_scalar_math_kernels(KernelTable& t);
+void register_avx2_math_kernels(KernelTable& t);
+void register_neon_math_kernels(KernelTable& t);
 // The quantized-type kernels of each level (separate files per level).
 void register_scalar_quant_kernels(KernelTable& t);
 void register_avx2_quant_kernels(KernelTable& t);

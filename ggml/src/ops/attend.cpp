@@ -1,17 +1,19 @@
 // Attention over cached keys and values in one op (ops.h: attend).
 //
 // Work items are (key/value head, block of queries). When enough query rows
-// share the item's keys (a prompt), it first copies the keys they can see
-// into a transposed F32 scratch, kt[d][j], so that one query's scores are hd
-// axpy passes over contiguous positions (s[j] += q[d]·kt[d][j]) instead of
-// one short dot call per position; the keys are converted once for every
-// query and grouped head of the item. With few rows (generation: one token)
-// the copy would cost as much as the scores, so each score is then a dot of
-// the query with the key row, as mul_mat computes it. Masked positions are never scored, which halves the work of
-// a causal prompt against mul_mat → soft_max. The values are stored
-// transposed (positions contiguous), so each output element is one long dot
-// of the probabilities with a value row. Items are claimed dynamically and
-// every output is computed by the same operations whichever thread takes
+// share the item's keys (a prompt), it copies the keys they can see into a
+// transposed F32 scratch, kt[d][j], converting them once for every query and
+// grouped head of the item; the item's scores are then one register-tiled
+// product of its query rows with kt (math.gemm_nn), scored up to the last
+// row's visible length, and after the softmax (masked tails zeroed) its
+// outputs are one tiled product of the probability rows with the values,
+// which are stored transposed (positions contiguous). With few rows
+// (generation: one token) the copy would cost as much as the scores, so each
+// score is a dot of the query with the key row, as mul_mat computes it, and
+// each output a dot of the probabilities with a value row. Masked positions
+// beyond a block of queries are never scored, which about halves the work of
+// a causal prompt against mul_mat → soft_max. Items are claimed dynamically
+// and every output is computed by the same operations whichever thread takes
 // it, so results do not depend on the thread count.
 #include <algorithm>
 #include <cmath>
@@ -30,12 +32,17 @@ constexpr int64_t kTransposeFromRows = 8;
 
 bool cache_type_ok(Type t) { return t == Type::F32 || t == Type::F16 || t == Type::BF16; }
 
-// Per-thread scratch, in floats: kt (hd × n_kv), scores (n_kv), the
-// probabilities converted for the value dot (n_kv, at most 4 bytes each), one query row, one key row.
+// Per-thread scratch, in floats: kt (hd × n_kv), the score rows of one item
+// (rows × n_kv), its query rows and outputs (rows × hd each), one key row;
+// rows = the query rows of one item, min(kQueryBlock, n) · group.
+int64_t item_rows(const Tensor* dst) {
+  const Tensor* q = dst->src[0];
+  return std::min(kQueryBlock, q->ne[2]) * (q->ne[1] / dst->src[1]->ne[1]);
+}
 size_t scratch_floats(const Tensor* dst) {
   const Tensor* k = dst->src[1];
-  const int64_t hd = k->ne[0], n_kv = k->ne[2];
-  return static_cast<size_t>(hd * n_kv + 2 * n_kv + 2 * hd) + 16;
+  const int64_t hd = k->ne[0], n_kv = k->ne[2], rows = item_rows(dst);
+  return static_cast<size_t>(hd * n_kv + rows * n_kv + 2 * rows * hd + hd) + 16;
 }
 
 }  // namespace
@@ -77,62 +84,81 @@ void forward_attend(const ComputeParams& p, Tensor* dst) {
   const int64_t group = n_head / n_kv_head;
 
   const KernelTable& kt_table = kernels();
-  const AxpyFn axpy = kt_table[Type::F32].axpy;
   const ToFloatRowFn key_to_float = kt_table[k->type].to_float;
   const VecDotFn key_dot = kt_table[k->type].vec_dot;  // F32/F16/BF16 take F32 queries (vec_dot_type F32)
   const VecDotFn value_dot = kt_table[v->type].vec_dot;
-  const Type vdt = traits(v->type).vec_dot_type;
-  const QuantizeActFn convert_probs = vdt == Type::F32 ? nullptr : kt_table[vdt].quantize_act;
+  const GemmFn value_gemm = kt_table[v->type].gemm;  // optional; equals value_dot entry by entry
+  const GemmNNFn scores_gemm = kt_table.math.gemm_nn;
+  QGML_ASSERT(traits(v->type).vec_dot_type == Type::F32);  // probabilities enter the value dots as F32
 
+  const int64_t max_rows = item_rows(dst);
   float* scratch = static_cast<float*>(p.work) + scratch_floats(dst) * static_cast<size_t>(p.ith);
-  float* kt = scratch;                // [hd][n_kv]
-  float* scores = kt + hd * n_kv;     // [n_kv]
-  float* probs_conv = scores + n_kv;  // [n_kv] floats' room for the value dot's activation type
-  float* qrow = probs_conv + n_kv;    // [hd]
-  float* key = qrow + hd;             // [hd]
+  float* kt = scratch;                       // [hd][n_kv]
+  float* scores = kt + hd * n_kv;            // [max_rows][n_kv]
+  float* qrows = scores + max_rows * n_kv;   // [max_rows][hd]
+  float* outs = qrows + max_rows * hd;       // [max_rows][hd]
+  float* key = outs + max_rows * hd;         // [hd]
 
   auto visible = [&](int64_t i) { return causal_past >= 0 ? std::min(n_kv, causal_past + i + 1) : n_kv; };
+  // Softmax of one row of raw scores, as forward_soft_max computes it.
+  auto softmax = [&](float* row, int64_t vis, int64_t h) {
+    const float slope = max_bias > 0.0f ? alibi_slope(max_bias, h, n_head) : 0.0f;
+    float max = -std::numeric_limits<float>::infinity();
+    for (int64_t j = 0; j < vis; ++j) {
+      float s = row[j] * scale;
+      if (slope != 0.0f) s += slope * static_cast<float>(j);
+      row[j] = s;
+      max = std::max(max, s);
+    }
+    exp_normalize(row, vis, max);
+  };
+  auto query = [&](int64_t h, int64_t i, float* dst_row) {
+    const char* src = q->row(h, i);
+    for (int64_t d = 0; d < hd; ++d) dst_row[d] = *reinterpret_cast<const float*>(src + d * q->nb[0]);
+  };
   const int64_t n_blocks = (n + kQueryBlock - 1) / kQueryBlock;
   const int64_t items = n_kv_head * n_blocks;
   int64_t local = 0;
   for (int64_t item = p.claim_chunk(&local); item < items; item = p.claim_chunk(&local)) {
     const int64_t hk = item / n_blocks, i0 = (item % n_blocks) * kQueryBlock, i1 = std::min(n, i0 + kQueryBlock);
     const int64_t seen = visible(i1 - 1);
-    const bool transpose = (i1 - i0) * group >= kTransposeFromRows;
-    if (transpose) {
+    if ((i1 - i0) * group >= kTransposeFromRows) {
+      // Row r of the item is query i0 + r / group of head hk·group + r % group.
+      const int64_t rows = (i1 - i0) * group;
       for (int64_t j = 0; j < seen; ++j) {
         key_to_float(k->row(hk, j), key, hd);
         for (int64_t d = 0; d < hd; ++d) kt[d * n_kv + j] = key[d];
       }
+      for (int64_t r = 0; r < rows; ++r) query(hk * group + r % group, i0 + r / group, qrows + r * hd);
+      // Every row is scored against all `seen` keys and its masked tail
+      // zeroed, so the value products are one tiled product for the item.
+      scores_gemm(rows, seen, hd, qrows, hd, kt, n_kv, scores, n_kv);
+      for (int64_t r = 0; r < rows; ++r) {
+        float* row = scores + r * n_kv;
+        const int64_t vis = visible(i0 + r / group);
+        softmax(row, vis, hk * group + r % group);
+        std::fill(row + vis, row + seen, 0.0f);
+      }
+      if (value_gemm != nullptr) {
+        value_gemm(seen, v->row(0, hk), v->nb[1], hd, scores, static_cast<size_t>(n_kv) * sizeof(float), rows, outs, hd);
+      } else {
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t d = 0; d < hd; ++d) outs[r * hd + d] = value_dot(seen, v->row(d, hk), scores + r * n_kv);
+      }
+      for (int64_t r = 0; r < rows; ++r) {
+        float* out = reinterpret_cast<float*>(dst->row(hk * group + r % group, i0 + r / group));
+        std::copy(outs + r * hd, outs + (r + 1) * hd, out);
+      }
+      continue;
     }
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t vis = visible(i);
       for (int64_t h = hk * group; h < (hk + 1) * group; ++h) {
-        const char* qsrc = q->row(h, i);
-        for (int64_t d = 0; d < hd; ++d) qrow[d] = *reinterpret_cast<const float*>(qsrc + d * q->nb[0]);
-        if (transpose) {
-          std::fill(scores, scores + vis, 0.0f);
-          for (int64_t d = 0; d < hd; ++d) axpy(vis, qrow[d], kt + d * n_kv, scores);
-        } else {
-          for (int64_t j = 0; j < vis; ++j) scores[j] = key_dot(hd, k->row(hk, j), qrow);
-        }
-        // Softmax as forward_soft_max computes it.
-        const float slope = max_bias > 0.0f ? alibi_slope(max_bias, h, n_head) : 0.0f;
-        float max = -std::numeric_limits<float>::infinity();
-        for (int64_t j = 0; j < vis; ++j) {
-          float s = scores[j] * scale;
-          if (slope != 0.0f) s += slope * static_cast<float>(j);
-          scores[j] = s;
-          max = std::max(max, s);
-        }
-        exp_normalize(scores, vis, max);
-        const void* probs = scores;
-        if (convert_probs != nullptr) {
-          convert_probs(scores, probs_conv, vis);
-          probs = probs_conv;
-        }
+        query(h, i, qrows);
+        for (int64_t j = 0; j < vis; ++j) scores[j] = key_dot(hd, k->row(hk, j), qrows);
+        softmax(scores, vis, h);
         float* out = reinterpret_cast<float*>(dst->row(h, i));
-        for (int64_t d = 0; d < hd; ++d) out[d] = value_dot(vis, v->row(d, hk), probs);
+        for (int64_t d = 0; d < hd; ++d) out[d] = value_dot(vis, v->row(d, hk), scores);
       }
     }
   }

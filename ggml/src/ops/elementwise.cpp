@@ -2,6 +2,7 @@
 // Inputs are F32 with any strides; results are contiguous F32.
 #include <cmath>
 
+#include "../cpu/kernels.h"
 #include "op_impl.h"
 
 namespace qgml {
@@ -38,9 +39,11 @@ Tensor* unary(Context& ctx, Op op, Tensor* a) {
   return r;
 }
 
-// Applies fn(x_row_element, y_row_element) over dst rows split among threads.
+// Applies fn(x_row_element, y_row_element) over dst rows split among threads;
+// rows_fn, when given, does whole rows where a, b and dst are contiguous.
 template <typename Fn>
-void forward_binary(const ComputeParams& p, Tensor* dst, Fn fn) {
+void forward_binary(const ComputeParams& p, Tensor* dst, Fn fn,
+                    void (*rows_fn)(const float* x, const float* y, float* out, int64_t n) = nullptr) {
   const Tensor* a = dst->src[0];
   const Tensor* b = dst->src[1];
   int64_t r0, r1;
@@ -51,7 +54,9 @@ void forward_binary(const ComputeParams& p, Tensor* dst, Fn fn) {
     const float* y = f32_row(b, i1 % b->ne[1], i2 % b->ne[2], i3 % b->ne[3]);
     float* out = reinterpret_cast<float*>(dst->row(i1, i2, i3));
     const int64_t n = dst->ne[0], nb0 = b->ne[0];
-    if (a->nb[0] == 4 && b->nb[0] == 4 && nb0 == n) {
+    if (a->nb[0] == 4 && b->nb[0] == 4 && nb0 == n && rows_fn != nullptr) {
+      rows_fn(x, y, out, n);
+    } else if (a->nb[0] == 4 && b->nb[0] == 4 && nb0 == n) {
       for (int64_t i = 0; i < n; ++i) out[i] = fn(x[i], y[i]);
     } else {
       for (int64_t i = 0; i < n; ++i) out[i] = fn(f32_at(x, a, i), f32_at(y, b, i % nb0));
@@ -105,7 +110,7 @@ void forward_mul(const ComputeParams& p, Tensor* dst) {
   forward_binary(p, dst, [](float x, float y) { return x * y; });
 }
 void forward_swiglu(const ComputeParams& p, Tensor* dst) {
-  forward_binary(p, dst, [](float g, float u) { return silu_f(g) * u; });
+  forward_binary(p, dst, [](float g, float u) { return silu_f(g) * u; }, kernels().math.swiglu);
 }
 void forward_scale(const ComputeParams& p, Tensor* dst) {
   const float s = dst->param_f32(0);

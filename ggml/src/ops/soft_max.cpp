@@ -2,6 +2,7 @@
 #include <cmath>
 #include <limits>
 
+#include "../cpu/kernels.h"
 #include "op_impl.h"
 
 namespace qgml {
@@ -81,13 +82,7 @@ void exp_normalize(float* x, int64_t n, float max) {
     for (int64_t j = 0; j < n; ++j) x[j] = 0.0f;
     return;
   }
-  double sum = 0.0;
-  for (int64_t j = 0; j < n; ++j) {
-    const float e = std::exp(x[j] - max);
-    x[j] = e;
-    sum += e;
-  }
-  const float inv = static_cast<float>(1.0 / sum);
+  const float inv = static_cast<float>(1.0 / kernels().math.exp_sum(x, n, max));
   for (int64_t j = 0; j < n; ++j) x[j] *= inv;
 }
 

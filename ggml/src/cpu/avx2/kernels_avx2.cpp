@@ -36,18 +36,6 @@ float dot_f32(int64_t k, const void* w, const void* a) {
   return s;
 }
 
-void axpy_f32(int64_t k, float a, const void* x, float* y) {
-  const float* v = static_cast<const float*>(x);
-  const __m256 va = _mm256_set1_ps(a);
-  int64_t i = 0;
-  for (; i + 16 <= k; i += 16) {
-    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(v + i), _mm256_loadu_ps(y + i)));
-    _mm256_storeu_ps(y + i + 8, _mm256_fmadd_ps(va, _mm256_loadu_ps(v + i + 8), _mm256_loadu_ps(y + i + 8)));
-  }
-  for (; i + 8 <= k; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(v + i), _mm256_loadu_ps(y + i)));
-  for (; i < k; ++i) y[i] += a * v[i];
-}
-
 float dot_f16(int64_t k, const void* w, const void* a) {
   const uint16_t* x = static_cast<const uint16_t*>(w);
   const float* y = static_cast<const float*>(a);
@@ -215,8 +203,8 @@ void f16_row_to_float(const void* src, float* dst, int64_t k) {
 }  // namespace
 
 void register_avx2_kernels(KernelTable& t) {
+  register_avx2_math_kernels(t);
   t[Type::F32].vec_dot = dot_f32;
-  t[Type::F32].axpy = axpy_f32;
   t[Type::F16].vec_dot = dot_f16;
   t[Type::F32].gemm = gemm_float<F32>;
   t[Type::F16].gemm = gemm_float<F16>;

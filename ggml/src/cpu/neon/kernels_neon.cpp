@@ -21,16 +21,6 @@ float dot_f32(int64_t k, const void* w, const void* a) {
   return s;
 }
 
-void axpy_f32(int64_t k, float a, const void* x, float* y) {
-  const float* v = static_cast<const float*>(x);
-  int64_t i = 0;
-  for (; i + 8 <= k; i += 8) {
-    vst1q_f32(y + i, vfmaq_n_f32(vld1q_f32(y + i), vld1q_f32(v + i), a));
-    vst1q_f32(y + i + 4, vfmaq_n_f32(vld1q_f32(y + i + 4), vld1q_f32(v + i + 4), a));
-  }
-  for (; i < k; ++i) y[i] += a * v[i];
-}
-
 float dot_f16(int64_t k, const void* w, const void* a) {
   const uint16_t* x = static_cast<const uint16_t*>(w);
   const float* y = static_cast<const float*>(a);
@@ -63,8 +53,8 @@ float dot_bf16(int64_t k, const void* w, const void* a) {
 }  // namespace
 
 void register_neon_kernels(KernelTable& t) {
+  register_neon_math_kernels(t);
   t[Type::F32].vec_dot = dot_f32;
-  t[Type::F32].axpy = axpy_f32;
   t[Type::F16].vec_dot = dot_f16;
   t[Type::BF16].vec_dot = dot_bf16;
   register_neon_quant_kernels(t);

@@ -16,11 +16,6 @@ float dot_f32(int64_t k, const void* w, const void* a) {
   return s;
 }
 
-void axpy_f32(int64_t k, float a, const void* x, float* y) {
-  const float* v = static_cast<const float*>(x);
-  for (int64_t i = 0; i < k; ++i) y[i] += a * v[i];
-}
-
 float dot_f16(int64_t k, const void* w, const void* a) {
   const uint16_t* x = static_cast<const uint16_t*>(w);
   const float* y = static_cast<const float*>(a);
@@ -69,9 +64,9 @@ void quantize_act_f32(const float* x, void* dst, int64_t k) { std::memcpy(dst, x
 }  // namespace
 
 void register_scalar_kernels(KernelTable& t) {
+  register_scalar_math_kernels(t);
   for (int i = 0; i < kTypeCount; ++i) t.type[i].to_float = traits(static_cast<Type>(i)).to_float;
   t[Type::F32].vec_dot = dot_f32;
-  t[Type::F32].axpy = axpy_f32;
   t[Type::F32].quantize_act = quantize_act_f32;
   t[Type::F16].vec_dot = dot_f16;
   t[Type::BF16].vec_dot = dot_bf16;
