@@ -36,6 +36,9 @@ void read_rows(const Tensor* x, float* dst) {
   for (int64_t t = 0; t < n; ++t) std::memcpy(dst + t * K, x->row(t), static_cast<size_t>(K) * sizeof(float));
 }
 
+// The tensor whose storage t uses (itself unless it is a view).
+const Tensor* owner(const Tensor* t) { return t->view_src != nullptr ? t->view_src : t; }
+
 // First pass over a block: which linears it has, in forward order, and
 // which of them share an input (a group).
 class DiscoverHook : public LinearHook {
@@ -204,11 +207,24 @@ CalibrationStats calibrate(const Model& model, const std::vector<std::vector<int
         StageHook hook(lin, stage, use_cache ? &inputs[0] : nullptr, ext, const_cast<float*>(zeros.data()));
         Tensor* out = build_block(model, ctx, g, cache, positions, layer, x, &hook);
         if (final_stage) g.add_output(out);
+        if (!final_stage && hook.captured == nullptr) fail("calibration: block %d stage %d captured no input", layer, stage);
+        // The block also writes this window's keys and values to the cache
+        // (graph outputs of their own). Only a stage whose output depends on
+        // attention reads them; the others run just what their output needs,
+        // without the copies and the key rope.
+        Graph pruned;
+        pruned.add_output(final_stage ? out : hook.captured);
+        bool reads_cache = false;
+        for (const Tensor* node : pruned.nodes())
+          for (const Tensor* s : node->src)
+            reads_cache = reads_cache || (s != nullptr && (owner(s) == cache.k[static_cast<size_t>(layer)] ||
+                                                           owner(s) == cache.v[static_cast<size_t>(layer)]));
+        Graph& run = reads_cache ? g : pruned;
         // Fill only the ready-made products the graph actually reaches.
         std::set<const Tensor*> used;
-        for (const Tensor* node : g.nodes())
+        for (const Tensor* node : run.nodes())
           for (const Tensor* s : node->src)
-            if (s != nullptr) used.insert(s->view_src != nullptr ? s->view_src : s);
+            if (s != nullptr) used.insert(owner(s));
         const auto tl = Clock::now();
         std::vector<std::vector<float>> scratch;  // products not kept: alive until the graph has run
         scratch.reserve(hook.pending.size());
@@ -230,26 +246,27 @@ CalibrationStats calibrate(const Model& model, const std::vector<std::vector<int
         }
         st.linear_seconds += since(tl);
         cache.n_past = 0;
-        g.compute(pool);
+        run.compute(pool);
         st.forward_seconds += since(t0);
         if (final_stage) {
           read_rows(out, &hidden[static_cast<size_t>(i * T * E)]);
           continue;
         }
-        if (hook.captured == nullptr) fail("calibration: block %d stage %d captured no input", layer, stage);
         X.resize(static_cast<size_t>(T * K));
         read_rows(hook.captured, X.data());
-        // GPTQ's running average: H ← H·i/(i+1) + 2/(i+1)·XᵀX.
+        // GPTQ's running average H ← H·i/(i+1) + 2/(i+1)·XᵀX ends at
+        // 2/N·Σ XᵀX: the sum is accumulated and divided once at the end,
+        // which spares a pass over H per window (equal up to rounding).
         const auto t1 = Clock::now();
-        const float keep = static_cast<float>(i) / static_cast<float>(i + 1);
-        if (i > 0)
-          for (float& h : H) h *= keep;
-        linalg::syrk_upper(K, T, 2.0f / static_cast<float>(i + 1), X.data(), K, H.data(), K, &pool);
+        linalg::syrk_upper(K, T, 2.0f, X.data(), K, H.data(), K, &pool);
         st.hessian_seconds += since(t1);
         st.hessian_flops += static_cast<double>(T) * static_cast<double>(K) * static_cast<double>(K + 1);
         if (use_cache) inputs[static_cast<size_t>(stage)].push_back(X);
       }
       if (final_stage) break;
+      const float inv_n = 1.0f / static_cast<float>(n_win);
+      for (int64_t r = 0; r < K; ++r)
+        for (int64_t c = r; c < K; ++c) H[static_cast<size_t>(r * K + c)] *= inv_n;
       linalg::mirror_upper(K, H.data(), K);
       const auto tq = Clock::now();
       for (Linear& L : lin) {

@@ -133,7 +133,11 @@ void syrk_upper(int64_t n, int64_t t, float alpha, const float* X, int64_t ldx, 
   // several per thread, taken from the top, keep the threads evenly loaded.
   const int64_t mc = std::clamp<int64_t>(n / (4 * nth) / kMR * kMR, kMR, kMC);
   const int64_t n_blocks = (n + mc - 1) / mc;
-  std::vector<float> bpack(static_cast<size_t>(std::min(kKC, t) * ((n + kNR - 1) / kNR * kNR)));
+  // Reused (called once per window and layer group); the workers reach the
+  // calling thread's buffer through `packed`, not through the name.
+  thread_local std::vector<float> bpack;
+  bpack.resize(static_cast<size_t>(std::min(kKC, t) * ((n + kNR - 1) / kNR * kNR)));
+  const float* packed = bpack.data();
   for (int64_t pc = 0; pc < t; pc += kKC) {
     const int64_t kc = std::min(kKC, t - pc);
     pack_b(row_major(X, ldx), pc, kc, 0, n, bpack.data());
@@ -149,7 +153,7 @@ void syrk_upper(int64_t n, int64_t t, float alpha, const float* X, int64_t ldx, 
           const int nr = static_cast<int>(std::min<int64_t>(kNR, n - jr));
           for (int64_t ir = 0; ir < m && ic + ir < jr + nr; ir += kMR) {
             const int mr = static_cast<int>(std::min<int64_t>(kMR, m - ir));
-            kern(kc, apack.data() + ir * kc, bpack.data() + jr * kc, C + (ic + ir) * ldc + jr, ldc, alpha, mr, nr);
+            kern(kc, apack.data() + ir * kc, packed + jr * kc, C + (ic + ir) * ldc + jr, ldc, alpha, mr, nr);
           }
         }
       }
