@@ -24,10 +24,11 @@ struct Linear {
   LinearInfo info;
   int group = 0;
   std::vector<float> quantized;  // rows × cols, once its group is done
-  // products[i]: window i's T × rows product with the quantized weights,
-  // computed once and reused by every later stage of the block (empty until
-  // first needed, or always when over the memory budget).
-  std::vector<std::vector<float>> products;
+  // (*products)[i]: window i's T × rows product with the quantized weights,
+  // computed once (ready[i]) and reused by every later stage of the block
+  // (when within the memory budget).
+  std::vector<std::vector<float>>* products = nullptr;
+  std::vector<char> ready;
 };
 
 // Copies x [K, n] (rows possibly strided) into a dense n × K array.
@@ -133,6 +134,12 @@ CalibrationStats calibrate(const Model& model, const std::vector<std::vector<int
     }
   }
 
+  // Captured inputs [group][window] and kept products [linear][window]. They
+  // outlive the block: every block has the same shapes, and freeing them
+  // (hundreds of MB) after each block made the next one fault all of it
+  // back in, about 1 s of the house model's calibration.
+  std::vector<std::vector<std::vector<float>>> inputs, products;
+
   for (int layer = 0; layer < hp.n_layer; ++layer) {
     KvCache cache;
     cache.n_ctx = T;
@@ -181,9 +188,15 @@ CalibrationStats calibrate(const Model& model, const std::vector<std::vector<int
       max_rows = std::max(max_rows, L.info.rows);
     }
     const bool keep_products = use_cache && cache_bytes + product_bytes <= opt.cache_budget_bytes;
-    for (Linear& L : lin) L.products.assign(static_cast<size_t>(n_win), {});
+    if (products.size() < lin.size()) products.resize(lin.size());
+    for (size_t li = 0; li < lin.size(); ++li) {
+      lin[li].products = &products[li];
+      products[li].resize(keep_products ? static_cast<size_t>(n_win) : 0);
+      lin[li].ready.assign(static_cast<size_t>(n_win), 0);
+    }
+    if (inputs.size() < static_cast<size_t>(n_groups)) inputs.resize(static_cast<size_t>(n_groups));
+    for (auto& g : inputs) g.resize(use_cache ? static_cast<size_t>(n_win) : 0);
     const std::vector<float> zeros(static_cast<size_t>(max_rows * T), 0.0f);
-    std::vector<std::vector<std::vector<float>>> inputs(static_cast<size_t>(n_groups));  // [group][window]
 
     for (int stage = 0; stage <= n_groups; ++stage) {
       const bool final_stage = stage == n_groups;
@@ -230,13 +243,15 @@ CalibrationStats calibrate(const Model& model, const std::vector<std::vector<int
         scratch.reserve(hook.pending.size());
         for (const StageHook::Pending& p : hook.pending) {
           const int64_t cols = p.lin->info.cols, rows = p.lin->info.rows;
-          std::vector<float>& prod = keep_products ? p.lin->products[static_cast<size_t>(i)] : (scratch.emplace_back(), scratch.back());
           if (used.count(p.leaf) == 0) {
             p.leaf->data = const_cast<float*>(zeros.data());  // not reached: any valid memory
             continue;
           }
-          if (prod.empty()) {
-            prod.resize(static_cast<size_t>(T * rows));
+          const size_t w = static_cast<size_t>(i);
+          std::vector<float>& prod = keep_products ? (*p.lin->products)[w] : (scratch.emplace_back(), scratch.back());
+          if (!keep_products || !p.lin->ready[w]) {
+            prod.assign(static_cast<size_t>(T * rows), 0.0f);  // gemm accumulates; assign keeps the capacity
+            if (keep_products) p.lin->ready[w] = 1;
             const std::vector<float>& in = inputs[static_cast<size_t>(p.lin->group)][static_cast<size_t>(i)];
             // prod[t][r] = Σ_k in[t][k] · Ŵ[r][k]
             linalg::gemm(T, rows, cols, 1.0f, linalg::row_major(in.data(), cols),
@@ -252,16 +267,17 @@ CalibrationStats calibrate(const Model& model, const std::vector<std::vector<int
           read_rows(out, &hidden[static_cast<size_t>(i * T * E)]);
           continue;
         }
-        X.resize(static_cast<size_t>(T * K));
-        read_rows(hook.captured, X.data());
+        // Read straight into the kept inputs when they are kept.
+        std::vector<float>& Xw = use_cache ? inputs[static_cast<size_t>(stage)][static_cast<size_t>(i)] : X;
+        Xw.resize(static_cast<size_t>(T * K));
+        read_rows(hook.captured, Xw.data());
         // GPTQ's running average H ← H·i/(i+1) + 2/(i+1)·XᵀX ends at
         // 2/N·Σ XᵀX: the sum is accumulated and divided once at the end,
         // which spares a pass over H per window (equal up to rounding).
         const auto t1 = Clock::now();
-        linalg::syrk_upper(K, T, 2.0f, X.data(), K, H.data(), K, &pool);
+        linalg::syrk_upper(K, T, 2.0f, Xw.data(), K, H.data(), K, &pool);
         st.hessian_seconds += since(t1);
         st.hessian_flops += static_cast<double>(T) * static_cast<double>(K) * static_cast<double>(K + 1);
-        if (use_cache) inputs[static_cast<size_t>(stage)].push_back(X);
       }
       if (final_stage) break;
       const float inv_n = 1.0f / static_cast<float>(n_win);
