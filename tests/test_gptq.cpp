@@ -106,6 +106,21 @@ TEST(Linalg, GemmMatchesNaiveSums) {
   }
 }
 
+TEST(Linalg, PackedBGivesGemmsBits) {
+  // Over one column block (2048) and one depth slice (256), B transposed as calibration passes it.
+  const struct { int64_t M, N, K; } cases[] = {{13, 2100, 300}, {7, 5, 3}, {64, 40, 256}};
+  for (const auto& c : cases) {
+    const Mat A = gaussian(static_cast<size_t>(c.M * c.K), 11), W = gaussian(static_cast<size_t>(c.N * c.K), 12);
+    const Mat C0 = gaussian(static_cast<size_t>(c.M * c.N), 13);
+    Mat plain = C0, packed = C0;
+    ThreadPool pool(2);
+    linalg::gemm(c.M, c.N, c.K, 0.75f, linalg::row_major(A.data(), c.K), linalg::transposed(W.data(), c.K), plain.data(), c.N, &pool);
+    const linalg::PackedB pb(linalg::transposed(W.data(), c.K), c.K, c.N);
+    linalg::gemm(c.M, 0.75f, linalg::row_major(A.data(), c.K), pb, packed.data(), c.N, &pool);
+    ASSERT_EQ(std::memcmp(plain.data(), packed.data(), plain.size() * sizeof(float)), 0) << c.M << "x" << c.N << "x" << c.K;
+  }
+}
+
 TEST(Linalg, SyrkUpperMatchesNaiveOnThreads) {
   // Odd widths, a single row block, and depths over one packed slice (256).
   const struct { int64_t n, t; int threads; } cases[] = {{150, 70, 2}, {37, 600, 2}, {301, 257, 1}, {5, 3, 2}};

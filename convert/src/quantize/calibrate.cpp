@@ -24,6 +24,9 @@ struct Linear {
   LinearInfo info;
   int group = 0;
   std::vector<float> quantized;  // rows × cols, once its group is done
+  // quantizedᵀ packed for the products from cached inputs: packed once
+  // instead of once per window (that packing was ~5 % of calibration).
+  std::unique_ptr<linalg::PackedB> packed;
   // (*products)[i]: window i's T × rows product with the quantized weights,
   // computed once (ready[i]) and reused by every later stage of the block
   // (when within the memory budget).
@@ -253,9 +256,10 @@ CalibrationStats calibrate(const Model& model, const std::vector<std::vector<int
             prod.assign(static_cast<size_t>(T * rows), 0.0f);  // gemm accumulates; assign keeps the capacity
             if (keep_products) p.lin->ready[w] = 1;
             const std::vector<float>& in = inputs[static_cast<size_t>(p.lin->group)][static_cast<size_t>(i)];
+            if (!p.lin->packed)
+              p.lin->packed = std::make_unique<linalg::PackedB>(linalg::transposed(p.lin->quantized.data(), cols), cols, rows);
             // prod[t][r] = Σ_k in[t][k] · Ŵ[r][k]
-            linalg::gemm(T, rows, cols, 1.0f, linalg::row_major(in.data(), cols),
-                         linalg::transposed(p.lin->quantized.data(), cols), prod.data(), rows, &pool);
+            linalg::gemm(T, 1.0f, linalg::row_major(in.data(), cols), *p.lin->packed, prod.data(), rows, &pool);
           }
           p.leaf->data = prod.data();
         }

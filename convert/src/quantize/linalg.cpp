@@ -81,19 +81,22 @@ void pack_b(View B, int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* dst) 
 
 const char* gemm_kernel_name() { return kernel() == kernel_portable ? "portable" : "avx2+fma"; }
 
-void gemm(int64_t M, int64_t N, int64_t K, float alpha, View A, View B, float* C, int64_t ldc) {
+namespace {
+
+// gemm's loops over C[M×N]; b_block(jc, nc, pc, kc) gives the kc × nc block
+// of B at (pc, jc) in packed form (packed now, or found in a PackedB).
+template <typename BBlock>
+void gemm_loops(int64_t M, int64_t N, int64_t K, float alpha, View A, const BBlock& b_block, float* C, int64_t ldc) {
   if (M <= 0 || N <= 0 || K <= 0) return;
   const MicroKernel kern = kernel();
-  // Packing buffers are per thread and reused: gemm is called many times per layer.
-  thread_local std::vector<float> apack, bpack;
-  const int64_t nc_max = std::min(kNC, (N + kNR - 1) / kNR * kNR);
-  bpack.resize(static_cast<size_t>(std::min(kKC, K) * nc_max));
+  // Per thread and reused: gemm is called many times per layer.
+  thread_local std::vector<float> apack;
   apack.resize(static_cast<size_t>(std::min(kKC, K) * std::min(kMC, (M + kMR - 1) / kMR * kMR)));
   for (int64_t jc = 0; jc < N; jc += kNC) {
     const int64_t nc = std::min(kNC, N - jc);
     for (int64_t pc = 0; pc < K; pc += kKC) {
       const int64_t kc = std::min(kKC, K - pc);
-      pack_b(B, pc, kc, jc, nc, bpack.data());
+      const float* bp = b_block(jc, nc, pc, kc);
       for (int64_t ic = 0; ic < M; ic += kMC) {
         const int64_t mc = std::min(kMC, M - ic);
         pack_a(A, ic, mc, pc, kc, apack.data());
@@ -101,7 +104,7 @@ void gemm(int64_t M, int64_t N, int64_t K, float alpha, View A, View B, float* C
           const int nr = static_cast<int>(std::min<int64_t>(kNR, nc - jr));
           for (int64_t ir = 0; ir < mc; ir += kMR) {
             const int mr = static_cast<int>(std::min<int64_t>(kMR, mc - ir));
-            kern(kc, apack.data() + ir * kc, bpack.data() + jr * kc, C + (ic + ir) * ldc + jc + jr, ldc, alpha, mr, nr);
+            kern(kc, apack.data() + ir * kc, bp + jr * kc, C + (ic + ir) * ldc + jc + jr, ldc, alpha, mr, nr);
           }
         }
       }
@@ -109,15 +112,63 @@ void gemm(int64_t M, int64_t N, int64_t K, float alpha, View A, View B, float* C
   }
 }
 
-void gemm(int64_t M, int64_t N, int64_t K, float alpha, View A, View B, float* C, int64_t ldc, ThreadPool* pool) {
+int64_t round_nr(int64_t n) { return (n + kNR - 1) / kNR * kNR; }
+
+// Splits the rows of C among the pool's threads in whole micro-tiles.
+template <typename RowsFn>
+void split_rows(int64_t M, ThreadPool* pool, const RowsFn& rows) {
   if (pool == nullptr || pool->size() <= 1 || M < 2 * kMR) {
-    gemm(M, N, K, alpha, A, B, C, ldc);
+    rows(int64_t{0}, M);
     return;
   }
   pool->run([&](int ith, int nth) {
-    const int64_t per = ((M + nth - 1) / nth + kMR - 1) / kMR * kMR;  // whole micro-tiles per thread
+    const int64_t per = ((M + nth - 1) / nth + kMR - 1) / kMR * kMR;
     const int64_t m0 = std::min(M, per * ith), m1 = std::min(M, m0 + per);
-    if (m0 < m1) gemm(m1 - m0, N, K, alpha, View{A.p + m0 * A.rs, A.rs, A.cs}, B, C + m0 * ldc, ldc);
+    if (m0 < m1) rows(m0, m1);
+  });
+}
+
+}  // namespace
+
+void gemm(int64_t M, int64_t N, int64_t K, float alpha, View A, View B, float* C, int64_t ldc) {
+  thread_local std::vector<float> bpack;
+  bpack.resize(static_cast<size_t>(std::min(kKC, K) * std::min(kNC, round_nr(N))));
+  gemm_loops(M, N, K, alpha, A, [&](int64_t jc, int64_t nc, int64_t pc, int64_t kc) {
+    pack_b(B, pc, kc, jc, nc, bpack.data());
+    return static_cast<const float*>(bpack.data());
+  }, C, ldc);
+}
+
+void gemm(int64_t M, int64_t N, int64_t K, float alpha, View A, View B, float* C, int64_t ldc, ThreadPool* pool) {
+  split_rows(M, pool, [&](int64_t m0, int64_t m1) {
+    gemm(m1 - m0, N, K, alpha, View{A.p + m0 * A.rs, A.rs, A.cs}, B, C + m0 * ldc, ldc);
+  });
+}
+
+PackedB::PackedB(View B, int64_t K, int64_t N) : K_(K), N_(N) {
+  // Blocks in the order gemm visits them: column blocks of kNC, then depth slices.
+  size_t total = 0;
+  for (int64_t jc = 0; jc < N; jc += kNC) total += static_cast<size_t>(K * round_nr(std::min(kNC, N - jc)));
+  data_.resize(total);
+  float* dst = data_.data();
+  for (int64_t jc = 0; jc < N; jc += kNC) {
+    const int64_t nc = std::min(kNC, N - jc);
+    for (int64_t pc = 0; pc < K; pc += kKC) {
+      const int64_t kc = std::min(kKC, K - pc);
+      pack_b(B, pc, kc, jc, nc, dst);
+      dst += kc * round_nr(nc);
+    }
+  }
+}
+
+void gemm(int64_t M, float alpha, View A, const PackedB& B, float* C, int64_t ldc, ThreadPool* pool) {
+  const int64_t K = B.rows(), N = B.cols();
+  const float* data = B.data();
+  split_rows(M, pool, [&](int64_t m0, int64_t m1) {
+    gemm_loops(m1 - m0, N, K, alpha, View{A.p + m0 * A.rs, A.rs, A.cs}, [&](int64_t jc, int64_t nc, int64_t pc, int64_t) {
+      // Earlier column blocks are whole (K × kNC); earlier slices of this one are kKC deep.
+      return data + jc * K + pc * round_nr(nc);
+    }, C + m0 * ldc, ldc);
   });
 }
 

@@ -26,6 +26,24 @@ void gemm(int64_t M, int64_t N, int64_t K, float alpha, View A, View B, float* C
 // gemm with the rows of C split among the pool's threads (pool may be null).
 void gemm(int64_t M, int64_t N, int64_t K, float alpha, View A, View B, float* C, int64_t ldc, ThreadPool* pool);
 
+// B [K×N] packed once into the panels gemm's inner loops read, for many
+// products with the same B (the quantized weights, once per calibration
+// window). Results are bitwise those of gemm with B itself.
+class PackedB {
+ public:
+  PackedB(View B, int64_t K, int64_t N);
+  int64_t rows() const { return K_; }
+  int64_t cols() const { return N_; }
+  const float* data() const { return data_.data(); }
+
+ private:
+  int64_t K_, N_;
+  std::vector<float> data_;
+};
+
+// gemm with a packed B: C[M×N] += alpha · A[M×K] · B, rows split among the pool's threads.
+void gemm(int64_t M, float alpha, View A, const PackedB& B, float* C, int64_t ldc, ThreadPool* pool);
+
 // The upper triangle (j ≥ i, and whole diagonal tiles) of C[n×n] += alpha · Xᵀ·X
 // for X [t×n] row-major (leading dimension ldx): the Gram matrix of t
 // activation rows. Blocks of rows are shared among the pool's threads (pool
