@@ -137,26 +137,30 @@ TEST(Linalg, SyrkUpperMatchesNaiveOnThreads) {
 }
 
 TEST(Linalg, InverseCholeskyUpperFactorsTheInverse) {
-  const int64_t n = 60;
-  const Mat X = gaussian(static_cast<size_t>(200 * n), 7);
-  const Mat Hf = hessian(X, n, 200);
-  std::vector<double> H(Hf.begin(), Hf.end()), U;
-  ASSERT_TRUE(linalg::inverse_cholesky_upper(H, n, &U));
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < i; ++j) ASSERT_EQ(U[static_cast<size_t>(i * n + j)], 0.0);
-  // (UᵀU)·H = I
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < n; ++j) {
-      double s = 0;
-      for (int64_t k = 0; k < n; ++k) {
-        double inv = 0;
-        for (int64_t m = 0; m <= std::min(i, k); ++m) inv += U[static_cast<size_t>(m * n + i)] * U[static_cast<size_t>(m * n + k)];
-        s += inv * H[static_cast<size_t>(k * n + j)];
+  for (const int64_t n : {int64_t{60}, int64_t{150}}) {  // one block of 64 rows, and several
+    const Mat X = gaussian(static_cast<size_t>(400 * n), 7);
+    const Mat Hf = hessian(X, n, 400);
+    std::vector<double> H(Hf.begin(), Hf.end()), U, U2;
+    ThreadPool pool(2);
+    ASSERT_TRUE(linalg::inverse_cholesky_upper(H, n, &U, &pool));
+    ASSERT_TRUE(linalg::inverse_cholesky_upper(H, n, &U2));
+    ASSERT_EQ(std::memcmp(U.data(), U2.data(), U.size() * sizeof(double)), 0) << "thread count changed the factor, n=" << n;
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < i; ++j) ASSERT_EQ(U[static_cast<size_t>(i * n + j)], 0.0);
+    // (UᵀU)·H = I
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        double s = 0;
+        for (int64_t k = 0; k < n; ++k) {
+          double inv = 0;
+          for (int64_t m = 0; m <= std::min(i, k); ++m) inv += U[static_cast<size_t>(m * n + i)] * U[static_cast<size_t>(m * n + k)];
+          s += inv * H[static_cast<size_t>(k * n + j)];
+        }
+        ASSERT_NEAR(s, i == j ? 1.0 : 0.0, 1e-8) << "n=" << n;
       }
-      ASSERT_NEAR(s, i == j ? 1.0 : 0.0, 1e-8);
-    }
-  H[0] = -1.0;  // not positive definite
-  EXPECT_FALSE(linalg::inverse_cholesky_upper(H, n, &U));
+    H[0] = -1.0;  // not positive definite
+    EXPECT_FALSE(linalg::inverse_cholesky_upper(H, n, &U, &pool));
+  }
 }
 
 std::vector<LayerSpec> uniform_specs() {

@@ -370,7 +370,7 @@ QuantizedLayer gptq(const float* W, int64_t rows, int64_t cols, const float* H, 
   for (;;) {
     std::vector<double> hd = h;
     for (int64_t j = 0; j < K; ++j) hd[static_cast<size_t>(j * K + j)] += damp * mean_diag;
-    if (linalg::inverse_cholesky_upper(hd, K, &Ud)) break;
+    if (linalg::inverse_cholesky_upper(hd, K, &Ud, pool)) break;
     const double next = damp + 0.01;
     if (next >= 1.0) fail("the Hessian is not positive definite even with damping %.2f", damp);
     char buf[160];

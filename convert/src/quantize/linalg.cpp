@@ -222,8 +222,63 @@ void mirror_upper(int64_t n, float* C, int64_t ldc) {
     for (int64_t j = 0; j < i; ++j) C[i * ldc + j] = C[j * ldc + i];
 }
 
-bool inverse_cholesky_upper(const std::vector<double>& H, int64_t n, std::vector<double>* U) {
+namespace {
+
+void axpy_neg_portable(double* y, const double* x, double f, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) y[j] -= f * x[j];
+}
+
+void axpy4_neg_portable(double* y, const double* const* x, const double* f, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) {
+    double v = y[j];
+    for (int u = 0; u < 4; ++u) v -= f[u] * x[u][j];
+    y[j] = v;
+  }
+}
+
+AxpyF64 axpy_neg_f64() {
+  static const AxpyF64 k = kernel() == kernel_6x16_avx2 ? axpy_neg_f64_avx2 : axpy_neg_portable;
+  return k;
+}
+Axpy4F64 axpy4_neg_f64() {
+  static const Axpy4F64 k = kernel() == kernel_6x16_avx2 ? axpy4_neg_f64_avx2 : axpy4_neg_portable;
+  return k;
+}
+
+// fn(first, end) on contiguous shares of [begin, end), one per thread.
+template <typename Fn>
+void split_range_on(ThreadPool* pool, int64_t begin, int64_t end, const Fn& fn) {
+  if (pool == nullptr || pool->size() <= 1 || end - begin < 2) {
+    fn(begin, end);
+    return;
+  }
+  pool->run([&](int ith, int nth) {
+    const int64_t per = (end - begin + nth - 1) / nth;
+    const int64_t r0 = std::min(end, begin + per * ith), r1 = std::min(end, r0 + per);
+    if (r0 < r1) fn(r0, r1);
+  });
+}
+
+// fn(i) for every i in [begin, end), rows claimed one at a time (rows of a
+// triangle cost different amounts).
+template <typename Fn>
+void each_row_on(ThreadPool* pool, int64_t begin, int64_t end, const Fn& fn) {
+  if (pool == nullptr || pool->size() <= 1 || end - begin < 2) {
+    for (int64_t i = begin; i < end; ++i) fn(i);
+    return;
+  }
+  std::atomic<int64_t> next{begin};
+  pool->run([&](int, int) {
+    for (int64_t i; (i = next.fetch_add(1)) < end;) fn(i);
+  });
+}
+
+}  // namespace
+
+bool inverse_cholesky_upper(const std::vector<double>& H, int64_t n, std::vector<double>* U, ThreadPool* pool) {
   const size_t nn = static_cast<size_t>(n);
+  const AxpyF64 axpy = axpy_neg_f64();
+  const Axpy4F64 axpy4 = axpy4_neg_f64();
   // Blocks of kNB rows: the O(n³) loops below would otherwise stream the whole
   // trailing matrix from memory once per row (memory-bound: 100+ s at n = 5632).
   constexpr int64_t kNB = 64;
@@ -243,46 +298,49 @@ bool inverse_cholesky_upper(const std::vector<double>& H, int64_t n, std::vector
       const double inv = 1.0 / d;
       rk[k] = d;
       for (int64_t j = k + 1; j < n; ++j) rk[j] *= inv;
-      for (int64_t i = k + 1; i < ke; ++i) {
-        double* ri = at(R, i);
-        const double f = rk[i];
-        for (int64_t j = i; j < n; ++j) ri[j] -= f * rk[j];
-      }
+      for (int64_t i = k + 1; i < ke; ++i) axpy(at(R, i) + i, rk + i, rk[i], n - i);
     }
     // Every later row takes the panel's updates while it sits in cache, in
-    // the same k order as the unblocked loop (so the same rounding).
-    for (int64_t i = ke; i < n; ++i) {
+    // the same k order as the unblocked loop (so the same rounding); rows
+    // are independent, so they are shared among the threads.
+    each_row_on(pool, ke, n, [&](int64_t i) {
       double* ri = at(R, i);
-      for (int64_t k = kb; k < ke; ++k) {
-        const double* rk = at(R, k);
-        const double f = rk[i];
-        for (int64_t j = i; j < n; ++j) ri[j] -= f * rk[j];
+      int64_t k = kb;
+      for (; k + 4 <= ke; k += 4) {
+        const double* x[4] = {at(R, k) + i, at(R, k + 1) + i, at(R, k + 2) + i, at(R, k + 3) + i};
+        const double f[4] = {at(R, k)[i], at(R, k + 1)[i], at(R, k + 2)[i], at(R, k + 3)[i]};
+        axpy4(ri + i, x, f, n - i);
       }
-    }
+      for (; k < ke; ++k) axpy(ri + i, at(R, k) + i, at(R, k)[i], n - i);
+    });
   }
   // Rinv = R⁻¹ (upper), bottom rows first: Rinv[i,:] = (e_i − Σ_{k>i} R[i,k]·Rinv[k,:]) / R[i,i].
   // By blocks of rows: rows below the block are applied to the whole block
-  // first (each read once per block), then the block solves itself bottom up.
+  // first (each read once per block, the block's rows shared among the
+  // threads), then the block solves itself bottom up.
   std::vector<double> Ri(nn * nn, 0.0);
   for (int64_t ie = n; ie > 0; ie -= kNB) {
     const int64_t ib = std::max<int64_t>(0, ie - kNB);
     for (int64_t i = ib; i < ie; ++i) at(Ri, i)[i] = 1.0;
-    for (int64_t k = ie; k < n; ++k) {
-      const double* rk = at(Ri, k);
-      for (int64_t i = ib; i < ie; ++i) {
-        const double f = R[static_cast<size_t>(i * n + k)];
-        double* out = at(Ri, i);
-        for (int64_t j = k; j < n; ++j) out[j] -= f * rk[j];
+    split_range_on(pool, ib, ie, [&](int64_t i0, int64_t i1) {
+      // Four rows k at a time, all from column k: rows k+1.. are zero
+      // before their diagonal, so the extra terms subtract exact zeros.
+      int64_t k = ie;
+      for (; k + 4 <= n; k += 4) {
+        const double* x[4] = {at(Ri, k) + k, at(Ri, k + 1) + k, at(Ri, k + 2) + k, at(Ri, k + 3) + k};
+        for (int64_t i = i0; i < i1; ++i) {
+          const double* ri = &R[static_cast<size_t>(i * n)];
+          const double f[4] = {ri[k], ri[k + 1], ri[k + 2], ri[k + 3]};
+          axpy4(at(Ri, i) + k, x, f, n - k);
+        }
       }
-    }
+      for (; k < n; ++k)
+        for (int64_t i = i0; i < i1; ++i) axpy(at(Ri, i) + k, at(Ri, k) + k, R[static_cast<size_t>(i * n + k)], n - k);
+    });
     for (int64_t i = ie - 1; i >= ib; --i) {
       double* out = at(Ri, i);
       const double* ri = at(R, i);
-      for (int64_t k = i + 1; k < ie; ++k) {
-        const double f = ri[k];
-        const double* rk = at(Ri, k);
-        for (int64_t j = k; j < n; ++j) out[j] -= f * rk[j];
-      }
+      for (int64_t k = i + 1; k < ie; ++k) axpy(out + k, at(Ri, k) + k, ri[k], n - k);
       const double inv = 1.0 / ri[i];
       for (int64_t j = i; j < n; ++j) out[j] *= inv;
     }

@@ -59,8 +59,9 @@ const char* gemm_kernel_name();
 // definite, row-major. Computed without forming H⁻¹: with P the reversal
 // permutation, P·H·P = Rᵀ·R (Cholesky) gives H = V·Vᵀ for the upper V = P·Rᵀ·P,
 // so U = V⁻¹ = P·R⁻ᵀ·P. Returns false (U unspecified) when H is not positive
-// definite in double precision.
-bool inverse_cholesky_upper(const std::vector<double>& H, int64_t n, std::vector<double>* U);
+// definite in double precision. The O(n³) updates are shared among the
+// pool's threads (pool may be null); results do not depend on their number.
+bool inverse_cholesky_upper(const std::vector<double>& H, int64_t n, std::vector<double>* U, ThreadPool* pool = nullptr);
 
 // Peak single-thread FP32 throughput of the FMA units, measured by a loop of
 // independent vector FMAs (GFLOPS, one FMA = 2 flops).

@@ -6,6 +6,8 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 
+#include <cmath>
+
 namespace qgml::linalg {
 
 // C[mr×nr] += alpha · Ap·Bp over kc: Ap holds kc columns of 6 A values,
@@ -70,6 +72,33 @@ __attribute__((target("avx2,fma"))) double fma_peak_loop(int64_t iters) {
   return out[0];
 }
 
+__attribute__((target("avx2,fma"))) void axpy_neg_f64_avx2(double* y, const double* x, double f, int64_t n) {
+  const __m256d vf = _mm256_set1_pd(f);
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    _mm256_storeu_pd(y + j, _mm256_fnmadd_pd(vf, _mm256_loadu_pd(x + j), _mm256_loadu_pd(y + j)));
+    _mm256_storeu_pd(y + j + 4, _mm256_fnmadd_pd(vf, _mm256_loadu_pd(x + j + 4), _mm256_loadu_pd(y + j + 4)));
+  }
+  for (; j + 4 <= n; j += 4) _mm256_storeu_pd(y + j, _mm256_fnmadd_pd(vf, _mm256_loadu_pd(x + j), _mm256_loadu_pd(y + j)));
+  for (; j < n; ++j) y[j] = std::fma(-f, x[j], y[j]);
+}
+
+__attribute__((target("avx2,fma"))) void axpy4_neg_f64_avx2(double* y, const double* const* x, const double* f,
+                                                            int64_t n) {
+  const __m256d f0 = _mm256_set1_pd(f[0]), f1 = _mm256_set1_pd(f[1]), f2 = _mm256_set1_pd(f[2]), f3 = _mm256_set1_pd(f[3]);
+  const double *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    __m256d v = _mm256_loadu_pd(y + j);
+    v = _mm256_fnmadd_pd(f0, _mm256_loadu_pd(x0 + j), v);
+    v = _mm256_fnmadd_pd(f1, _mm256_loadu_pd(x1 + j), v);
+    v = _mm256_fnmadd_pd(f2, _mm256_loadu_pd(x2 + j), v);
+    v = _mm256_fnmadd_pd(f3, _mm256_loadu_pd(x3 + j), v);
+    _mm256_storeu_pd(y + j, v);
+  }
+  for (; j < n; ++j) y[j] = std::fma(-f[3], x3[j], std::fma(-f[2], x2[j], std::fma(-f[1], x1[j], std::fma(-f[0], x0[j], y[j]))));
+}
+
 bool have_avx2_kernel() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
 
 }  // namespace qgml::linalg
@@ -78,6 +107,8 @@ bool have_avx2_kernel() { return __builtin_cpu_supports("avx2") && __builtin_cpu
 
 namespace qgml::linalg {
 void kernel_6x16_avx2(int64_t, const float*, const float*, float*, int64_t, float, int, int) {}
+void axpy_neg_f64_avx2(double*, const double*, double, int64_t) {}
+void axpy4_neg_f64_avx2(double*, const double* const*, const double*, int64_t) {}
 double fma_peak_loop(int64_t) { return 0; }
 bool have_avx2_kernel() { return false; }
 }  // namespace qgml::linalg

@@ -11,6 +11,15 @@ using MicroKernel = void (*)(int64_t kc, const float* Ap, const float* Bp, float
                              int nr);
 void kernel_6x16_avx2(int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc, float alpha, int mr, int nr);
 bool have_avx2_kernel();
+// y[j] −= f·x[j] for j < n, in double: the inner loop of the Cholesky factor
+// and the triangular inverse (one rounding per element with FMA, two without).
+using AxpyF64 = void (*)(double* y, const double* x, double f, int64_t n);
+void axpy_neg_f64_avx2(double* y, const double* x, double f, int64_t n);
+// Four of those in a row, y −= f[0]·x[0], then f[1]·x[1], ...: each element
+// takes the same operations as four axpy calls, but y is loaded and stored
+// once (the loops are bound by loads and stores, not by the FMAs).
+using Axpy4F64 = void (*)(double* y, const double* const* x, const double* f, int64_t n);
+void axpy4_neg_f64_avx2(double* y, const double* const* x, const double* f, int64_t n);
 // Runs `iters` iterations of 10 independent 8-wide FMAs; returns a value so the loop is kept.
 double fma_peak_loop(int64_t iters);
 
