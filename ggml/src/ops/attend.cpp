@@ -32,9 +32,10 @@ constexpr int64_t kTransposeFromRows = 8;
 
 bool cache_type_ok(Type t) { return t == Type::F32 || t == Type::F16 || t == Type::BF16; }
 
-// Per-thread scratch, in floats: kt (hd × n_kv), the score rows of one item
-// (rows × n_kv), its query rows and outputs (rows × hd each), one key row;
-// rows = the query rows of one item, min(kQueryBlock, n) · group.
+// Per-thread scratch, in floats: kt (hd × n_kv), the values as rows of
+// positions vt (n_kv × hd), the score rows of one item (rows × n_kv), its
+// query rows and outputs (rows × hd each), one key row; rows = the query
+// rows of one item, min(kQueryBlock, n) · group.
 int64_t item_rows(const Tensor* dst) {
   const Tensor* q = dst->src[0];
   return std::min(kQueryBlock, q->ne[2]) * (q->ne[1] / dst->src[1]->ne[1]);
@@ -42,7 +43,7 @@ int64_t item_rows(const Tensor* dst) {
 size_t scratch_floats(const Tensor* dst) {
   const Tensor* k = dst->src[1];
   const int64_t hd = k->ne[0], n_kv = k->ne[2], rows = item_rows(dst);
-  return static_cast<size_t>(hd * n_kv + rows * n_kv + 2 * rows * hd + hd) + 16;
+  return static_cast<size_t>(2 * hd * n_kv + rows * n_kv + 2 * rows * hd + hd) + 16;
 }
 
 }  // namespace
@@ -87,14 +88,15 @@ void forward_attend(const ComputeParams& p, Tensor* dst) {
   const ToFloatRowFn key_to_float = kt_table[k->type].to_float;
   const VecDotFn key_dot = kt_table[k->type].vec_dot;  // F32/F16/BF16 take F32 queries (vec_dot_type F32)
   const VecDotFn value_dot = kt_table[v->type].vec_dot;
-  const GemmFn value_gemm = kt_table[v->type].gemm;  // optional; equals value_dot entry by entry
-  const GemmNNFn scores_gemm = kt_table.math.gemm_nn;
+  const ToFloatRowFn value_to_float = kt_table[v->type].to_float;
+  const GemmNNFn gemm_nn = kt_table.math.gemm_nn;
   QGML_ASSERT(traits(v->type).vec_dot_type == Type::F32);  // probabilities enter the value dots as F32
 
   const int64_t max_rows = item_rows(dst);
   float* scratch = static_cast<float*>(p.work) + scratch_floats(dst) * static_cast<size_t>(p.ith);
   float* kt = scratch;                       // [hd][n_kv]
-  float* scores = kt + hd * n_kv;            // [max_rows][n_kv]
+  float* vt = kt + hd * n_kv;                // [n_kv][hd]
+  float* scores = vt + hd * n_kv;            // [max_rows][n_kv]
   float* qrows = scores + max_rows * n_kv;   // [max_rows][hd]
   float* outs = qrows + max_rows * hd;       // [max_rows][hd]
   float* key = outs + max_rows * hd;         // [hd]
@@ -129,22 +131,21 @@ void forward_attend(const ComputeParams& p, Tensor* dst) {
         key_to_float(k->row(hk, j), key, hd);
         for (int64_t d = 0; d < hd; ++d) kt[d * n_kv + j] = key[d];
       }
+      for (int64_t d = 0; d < hd; ++d) {  // the values as rows of positions, converted once per item
+        value_to_float(v->row(d, hk), scores, seen);  // scores: free until the scores are computed
+        for (int64_t j = 0; j < seen; ++j) vt[j * hd + d] = scores[j];
+      }
       for (int64_t r = 0; r < rows; ++r) query(hk * group + r % group, i0 + r / group, qrows + r * hd);
       // Every row is scored against all `seen` keys and its masked tail
       // zeroed, so the value products are one tiled product for the item.
-      scores_gemm(rows, seen, hd, qrows, hd, kt, n_kv, scores, n_kv);
+      gemm_nn(rows, seen, hd, qrows, hd, kt, n_kv, scores, n_kv);
       for (int64_t r = 0; r < rows; ++r) {
         float* row = scores + r * n_kv;
         const int64_t vis = visible(i0 + r / group);
         softmax(row, vis, hk * group + r % group);
         std::fill(row + vis, row + seen, 0.0f);
       }
-      if (value_gemm != nullptr) {
-        value_gemm(seen, v->row(0, hk), v->nb[1], hd, scores, static_cast<size_t>(n_kv) * sizeof(float), rows, outs, hd);
-      } else {
-        for (int64_t r = 0; r < rows; ++r)
-          for (int64_t d = 0; d < hd; ++d) outs[r * hd + d] = value_dot(seen, v->row(d, hk), scores + r * n_kv);
-      }
+      gemm_nn(rows, hd, seen, scores, n_kv, vt, hd, outs, hd);
       for (int64_t r = 0; r < rows; ++r) {
         float* out = reinterpret_cast<float*>(dst->row(hk * group + r % group, i0 + r / group));
         std::copy(outs + r * hd, outs + (r + 1) * hd, out);
