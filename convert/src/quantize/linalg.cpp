@@ -89,6 +89,8 @@ template <typename BBlock>
 void gemm_loops(int64_t M, int64_t N, int64_t K, float alpha, View A, const BBlock& b_block, float* C, int64_t ldc) {
   if (M <= 0 || N <= 0 || K <= 0) return;
   const MicroKernel kern = kernel();
+  // A with contiguous rows is read in place where the level has a kernel for it.
+  const ViewKernel view_kern = A.cs == 1 && kern == kernel_6x16_avx2 ? kernel_6x16_view_avx2 : nullptr;
   // Per thread and reused: gemm is called many times per layer.
   thread_local std::vector<float> apack;
   apack.resize(static_cast<size_t>(std::min(kKC, K) * std::min(kMC, (M + kMR - 1) / kMR * kMR)));
@@ -99,12 +101,17 @@ void gemm_loops(int64_t M, int64_t N, int64_t K, float alpha, View A, const BBlo
       const float* bp = b_block(jc, nc, pc, kc);
       for (int64_t ic = 0; ic < M; ic += kMC) {
         const int64_t mc = std::min(kMC, M - ic);
-        pack_a(A, ic, mc, pc, kc, apack.data());
+        if (view_kern == nullptr) pack_a(A, ic, mc, pc, kc, apack.data());
         for (int64_t jr = 0; jr < nc; jr += kNR) {
           const int nr = static_cast<int>(std::min<int64_t>(kNR, nc - jr));
           for (int64_t ir = 0; ir < mc; ir += kMR) {
             const int mr = static_cast<int>(std::min<int64_t>(kMR, mc - ir));
-            kern(kc, apack.data() + ir * kc, bp + jr * kc, C + (ic + ir) * ldc + jc + jr, ldc, alpha, mr, nr);
+            float* c = C + (ic + ir) * ldc + jc + jr;
+            if (view_kern != nullptr) {
+              view_kern(kc, A.p + (ic + ir) * A.rs + pc, A.rs, 1, bp + jr * kc, c, ldc, alpha, mr, nr);
+            } else {
+              kern(kc, apack.data() + ir * kc, bp + jr * kc, c, ldc, alpha, mr, nr);
+            }
           }
         }
       }

@@ -10,32 +10,12 @@
 
 namespace qgml::linalg {
 
-// C[mr×nr] += alpha · Ap·Bp over kc: Ap holds kc columns of 6 A values,
-// Bp kc rows of 16 B values (zero-padded), so every iteration is 2 loads,
-// 6 broadcasts and 12 independent FMAs on 12 accumulator registers.
-__attribute__((target("avx2,fma"))) void kernel_6x16_avx2(int64_t kc, const float* Ap, const float* Bp, float* C,
-                                                          int64_t ldc, float alpha, int mr, int nr) {
-  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
-  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
-  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps(), c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
-  for (int64_t k = 0; k < kc; ++k, Ap += kMR, Bp += kNR) {
-    const __m256 b0 = _mm256_loadu_ps(Bp), b1 = _mm256_loadu_ps(Bp + 8);
-    __m256 a = _mm256_broadcast_ss(Ap + 0);
-    c00 = _mm256_fmadd_ps(a, b0, c00), c01 = _mm256_fmadd_ps(a, b1, c01);
-    a = _mm256_broadcast_ss(Ap + 1);
-    c10 = _mm256_fmadd_ps(a, b0, c10), c11 = _mm256_fmadd_ps(a, b1, c11);
-    a = _mm256_broadcast_ss(Ap + 2);
-    c20 = _mm256_fmadd_ps(a, b0, c20), c21 = _mm256_fmadd_ps(a, b1, c21);
-    a = _mm256_broadcast_ss(Ap + 3);
-    c30 = _mm256_fmadd_ps(a, b0, c30), c31 = _mm256_fmadd_ps(a, b1, c31);
-    a = _mm256_broadcast_ss(Ap + 4);
-    c40 = _mm256_fmadd_ps(a, b0, c40), c41 = _mm256_fmadd_ps(a, b1, c41);
-    a = _mm256_broadcast_ss(Ap + 5);
-    c50 = _mm256_fmadd_ps(a, b0, c50), c51 = _mm256_fmadd_ps(a, b1, c51);
-  }
-  alignas(32) float acc[kMR][kNR];
+namespace {
+
+// C[mr×nr] += alpha · acc for the 6 × 16 accumulators of a tile.
+__attribute__((target("avx2,fma"))) inline void add_tile(const __m256 (&rows)[kMR][2], float* C, int64_t ldc, float alpha,
+                                                         int mr, int nr) {
   const __m256 va = _mm256_set1_ps(alpha);
-  const __m256 rows[kMR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
   if (mr == kMR && nr == kNR) {
     for (int i = 0; i < kMR; ++i) {
       float* c = C + i * ldc;
@@ -44,12 +24,62 @@ __attribute__((target("avx2,fma"))) void kernel_6x16_avx2(int64_t kc, const floa
     }
     return;
   }
+  alignas(32) float acc[kMR][kNR];
   for (int i = 0; i < kMR; ++i) {
     _mm256_store_ps(acc[i], rows[i][0]);
     _mm256_store_ps(acc[i] + 8, rows[i][1]);
   }
   for (int i = 0; i < mr; ++i)
     for (int j = 0; j < nr; ++j) C[i * ldc + j] += alpha * acc[i][j];
+}
+
+// The tile loop over kc, A's six values of step k at a[i] + k·as: each
+// iteration is 2 loads, 6 broadcasts and 12 independent FMAs on 12
+// accumulator registers.
+__attribute__((target("avx2,fma"))) inline void tile_6x16(int64_t kc, const float* const (&a)[kMR], int64_t as,
+                                                          const float* Bp, float* C, int64_t ldc, float alpha, int mr,
+                                                          int nr) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps(), c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+  const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5];
+  for (int64_t k = 0; k < kc; ++k, Bp += kNR) {
+    const __m256 b0 = _mm256_loadu_ps(Bp), b1 = _mm256_loadu_ps(Bp + 8);
+    const int64_t o = k * as;
+    __m256 v = _mm256_broadcast_ss(a0 + o);
+    c00 = _mm256_fmadd_ps(v, b0, c00), c01 = _mm256_fmadd_ps(v, b1, c01);
+    v = _mm256_broadcast_ss(a1 + o);
+    c10 = _mm256_fmadd_ps(v, b0, c10), c11 = _mm256_fmadd_ps(v, b1, c11);
+    v = _mm256_broadcast_ss(a2 + o);
+    c20 = _mm256_fmadd_ps(v, b0, c20), c21 = _mm256_fmadd_ps(v, b1, c21);
+    v = _mm256_broadcast_ss(a3 + o);
+    c30 = _mm256_fmadd_ps(v, b0, c30), c31 = _mm256_fmadd_ps(v, b1, c31);
+    v = _mm256_broadcast_ss(a4 + o);
+    c40 = _mm256_fmadd_ps(v, b0, c40), c41 = _mm256_fmadd_ps(v, b1, c41);
+    v = _mm256_broadcast_ss(a5 + o);
+    c50 = _mm256_fmadd_ps(v, b0, c50), c51 = _mm256_fmadd_ps(v, b1, c51);
+  }
+  const __m256 rows[kMR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+  add_tile(rows, C, ldc, alpha, mr, nr);
+}
+
+}  // namespace
+
+// C[mr×nr] += alpha · Ap·Bp over kc: Ap holds kc columns of 6 A values,
+// Bp kc rows of 16 B values (zero-padded).
+__attribute__((target("avx2,fma"))) void kernel_6x16_avx2(int64_t kc, const float* Ap, const float* Bp, float* C,
+                                                          int64_t ldc, float alpha, int mr, int nr) {
+  const float* const a[kMR] = {Ap, Ap + 1, Ap + 2, Ap + 3, Ap + 4, Ap + 5};
+  tile_6x16(kc, a, kMR, Bp, C, ldc, alpha, mr, nr);
+}
+
+// Rows past mr read row 0 again (valid memory); their results are dropped.
+__attribute__((target("avx2,fma"))) void kernel_6x16_view_avx2(int64_t kc, const float* A, int64_t rs, int64_t cs,
+                                                               const float* Bp, float* C, int64_t ldc, float alpha, int mr,
+                                                               int nr) {
+  const float* const a[kMR] = {A, A + (mr > 1 ? rs : 0), A + (mr > 2 ? 2 * rs : 0), A + (mr > 3 ? 3 * rs : 0),
+                               A + (mr > 4 ? 4 * rs : 0), A + (mr > 5 ? 5 * rs : 0)};
+  tile_6x16(kc, a, cs, Bp, C, ldc, alpha, mr, nr);
 }
 
 // 8 independent FMA chains per iteration: enough to cover the FMA latency
@@ -107,6 +137,7 @@ bool have_avx2_kernel() { return __builtin_cpu_supports("avx2") && __builtin_cpu
 
 namespace qgml::linalg {
 void kernel_6x16_avx2(int64_t, const float*, const float*, float*, int64_t, float, int, int) {}
+void kernel_6x16_view_avx2(int64_t, const float*, int64_t, int64_t, const float*, float*, int64_t, float, int, int) {}
 void axpy_neg_f64_avx2(double*, const double*, double, int64_t) {}
 void axpy4_neg_f64_avx2(double*, const double* const*, const double*, int64_t) {}
 double fma_peak_loop(int64_t) { return 0; }

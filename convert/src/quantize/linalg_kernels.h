@@ -10,6 +10,12 @@ constexpr int kNR = 16;  // columns of C per micro-tile (two 8-float vectors)
 using MicroKernel = void (*)(int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc, float alpha, int mr,
                              int nr);
 void kernel_6x16_avx2(int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc, float alpha, int mr, int nr);
+// The same tile with A read in place, element (i, k) at A[i·rs + k·cs]
+// (no packing), same operations, same results.
+using ViewKernel = void (*)(int64_t kc, const float* A, int64_t rs, int64_t cs, const float* Bp, float* C, int64_t ldc,
+                            float alpha, int mr, int nr);
+void kernel_6x16_view_avx2(int64_t kc, const float* A, int64_t rs, int64_t cs, const float* Bp, float* C, int64_t ldc,
+                           float alpha, int mr, int nr);
 bool have_avx2_kernel();
 // y[j] −= f·x[j] for j < n, in double: the inner loop of the Cholesky factor
 // and the triangular inverse (one rounding per element with FMA, two without).
