@@ -13,6 +13,7 @@
 //                  cpu/exp_poly.h's [kMinX, kMaxX], the documented values outside
 //                  it; the returned sum within 1e-12 of Σ x[i] in double
 //   math.swiglu    within 2⁻²⁰ relative (+1e-30) of g/(1+e^−g)·u in double
+//   math.scale_max bitwise the reference's products and maximum (NaN skipped)
 //   math.gemm_nn   within (depth+1)·2⁻²⁴·Σ|a·b| of the double sum, only inside
 //                  the m × n block (ldc padding untouched); a sub-block of rows
 //                  and columns gives bitwise the same entries (tile independence)
@@ -295,6 +296,23 @@ TEST_P(Kernels, SwigluWithinBound) {
       EXPECT_NEAR(out[static_cast<size_t>(i)], want, std::ldexp(std::fabs(want), -20) + 1e-30)
           << isa_name(GetParam()) << " swiglu(" << gd << ", " << ud << ")";
     }
+  }
+}
+
+TEST_P(Kernels, ScaleMaxEqualsScalar) {
+  for (int64_t n : {int64_t{0}, int64_t{1}, int64_t{7}, int64_t{8}, int64_t{16}, int64_t{17}, int64_t{300}}) {
+    std::vector<float> x = random_row(n, static_cast<uint32_t>(n + 101));
+    if (n > 5) x[3] = std::numeric_limits<float>::quiet_NaN();
+    x.push_back(12345.0f);
+    std::vector<float> want = x;
+    const float m = level().math.scale_max(x.data(), n, 0.17677669f);
+    const float m_ref = scalar().math.scale_max(want.data(), n, 0.17677669f);
+    EXPECT_EQ(m, m_ref) << isa_name(GetParam()) << " n=" << n;
+    EXPECT_EQ(x.back(), 12345.0f) << "n=" << n << ": wrote past the end";
+    for (int64_t i = 0; i < n; ++i)
+      if (!std::isnan(want[static_cast<size_t>(i)])) {
+        ASSERT_EQ(x[static_cast<size_t>(i)], want[static_cast<size_t>(i)]) << isa_name(GetParam()) << " n=" << n << " i=" << i;
+      }
   }
 }
 

@@ -38,6 +38,8 @@ struct TypeKernels {
 // Elementwise float math of the graph's glue ops (not tied to a storage type).
 // x[i] = exp(x[i] − max) for n elements; returns Σ x[i] (the softmax denominator).
 using ExpSumFn = double (*)(float* x, int64_t n, float max);
+// x[i] ·= scale for n elements; returns the largest result (−inf for n = 0).
+using ScaleMaxFn = float (*)(float* x, int64_t n, float scale);
 // out[i] = silu(g[i]) · u[i] = g[i] / (1 + exp(−g[i])) · u[i] (out may alias g or u).
 using SwigluFn = void (*)(const float* g, const float* u, float* out, int64_t n);
 
@@ -52,6 +54,7 @@ using GemmNNFn = void (*)(int64_t m, int64_t n, int64_t depth, const float* a, i
 // bound; tests/test_kernels.cpp checks it) instead of the C library's expf.
 struct MathKernels {
   ExpSumFn exp_sum = nullptr;
+  ScaleMaxFn scale_max = nullptr;
   SwigluFn swiglu = nullptr;
   GemmNNFn gemm_nn = nullptr;
 };

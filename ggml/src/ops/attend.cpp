@@ -90,6 +90,8 @@ void forward_attend(const ComputeParams& p, Tensor* dst) {
   const VecDotFn value_dot = kt_table[v->type].vec_dot;
   const ToFloatRowFn value_to_float = kt_table[v->type].to_float;
   const GemmNNFn gemm_nn = kt_table.math.gemm_nn;
+  const ScaleMaxFn scale_max = kt_table.math.scale_max;
+  const size_t value_size = traits(v->type).type_size;
   QGML_ASSERT(traits(v->type).vec_dot_type == Type::F32);  // probabilities enter the value dots as F32
 
   const int64_t max_rows = item_rows(dst);
@@ -105,10 +107,13 @@ void forward_attend(const ComputeParams& p, Tensor* dst) {
   // Softmax of one row of raw scores, as forward_soft_max computes it.
   auto softmax = [&](float* row, int64_t vis, int64_t h) {
     const float slope = max_bias > 0.0f ? alibi_slope(max_bias, h, n_head) : 0.0f;
+    if (slope == 0.0f) {
+      exp_normalize(row, vis, scale_max(row, vis, scale));
+      return;
+    }
     float max = -std::numeric_limits<float>::infinity();
     for (int64_t j = 0; j < vis; ++j) {
-      float s = row[j] * scale;
-      if (slope != 0.0f) s += slope * static_cast<float>(j);
+      const float s = row[j] * scale + slope * static_cast<float>(j);
       row[j] = s;
       max = std::max(max, s);
     }
@@ -120,6 +125,10 @@ void forward_attend(const ComputeParams& p, Tensor* dst) {
   };
   const int64_t n_blocks = (n + kQueryBlock - 1) / kQueryBlock;
   const int64_t items = n_kv_head * n_blocks;
+  // kt and vt hold positions [0, have_seen) of head have_hk: a thread takes
+  // the blocks of a head in increasing order, so each block only converts
+  // the positions the previous one did not see.
+  int64_t have_hk = -1, have_seen = 0;
   int64_t local = 0;
   for (int64_t item = p.claim_chunk(&local); item < items; item = p.claim_chunk(&local)) {
     const int64_t hk = item / n_blocks, i0 = (item % n_blocks) * kQueryBlock, i1 = std::min(n, i0 + kQueryBlock);
@@ -127,14 +136,18 @@ void forward_attend(const ComputeParams& p, Tensor* dst) {
     if ((i1 - i0) * group >= kTransposeFromRows) {
       // Row r of the item is query i0 + r / group of head hk·group + r % group.
       const int64_t rows = (i1 - i0) * group;
-      for (int64_t j = 0; j < seen; ++j) {
+      const int64_t from = hk == have_hk ? std::min(have_seen, seen) : 0;
+      for (int64_t j = from; j < seen; ++j) {
         key_to_float(k->row(hk, j), key, hd);
         for (int64_t d = 0; d < hd; ++d) kt[d * n_kv + j] = key[d];
       }
-      for (int64_t d = 0; d < hd; ++d) {  // the values as rows of positions, converted once per item
-        value_to_float(v->row(d, hk), scores, seen);  // scores: free until the scores are computed
-        for (int64_t j = 0; j < seen; ++j) vt[j * hd + d] = scores[j];
+      for (int64_t d = 0; d < hd; ++d) {  // the values as rows of positions
+        // scores: free until the scores are computed
+        value_to_float(static_cast<const char*>(v->row(d, hk)) + from * value_size, scores, seen - from);
+        for (int64_t j = from; j < seen; ++j) vt[j * hd + d] = scores[j - from];
       }
+      have_seen = hk == have_hk ? std::max(have_seen, seen) : seen;
+      have_hk = hk;
       for (int64_t r = 0; r < rows; ++r) query(hk * group + r % group, i0 + r / group, qrows + r * hd);
       // Every row is scored against all `seen` keys and its masked tail
       // zeroed, so the value products are one tiled product for the item.

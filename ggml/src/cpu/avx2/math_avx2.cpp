@@ -62,6 +62,29 @@ double exp_sum(float* x, int64_t n, float max) {
   return (d[0] + d[1]) + (d[2] + d[3]);
 }
 
+float scale_max(float* x, int64_t n, float scale) {
+  const __m256 vs = _mm256_set1_ps(scale);
+  __m256 m0 = _mm256_set1_ps(-std::numeric_limits<float>::infinity()), m1 = m0;
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256 a = _mm256_mul_ps(_mm256_loadu_ps(x + i), vs), b = _mm256_mul_ps(_mm256_loadu_ps(x + i + 8), vs);
+    _mm256_storeu_ps(x + i, a);
+    _mm256_storeu_ps(x + i + 8, b);
+    m0 = _mm256_max_ps(a, m0);  // a NaN is passed over, as the reference's x > max does
+    m1 = _mm256_max_ps(b, m1);
+  }
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, _mm256_max_ps(m0, m1));
+  float max = lanes[0];
+  for (int j = 1; j < 8; ++j)
+    if (lanes[j] > max) max = lanes[j];
+  for (; i < n; ++i) {
+    x[i] *= scale;
+    if (x[i] > max) max = x[i];
+  }
+  return max;
+}
+
 inline __m256 swiglu8(__m256 g, __m256 u) {
   const __m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), g));
   return _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0f), e)), u);
@@ -135,6 +158,7 @@ void gemm_nn(int64_t m, int64_t n, int64_t depth, const float* a, int64_t lda, c
 void register_avx2_math_kernels(KernelTable& t) {
   t.math.gemm_nn = gemm_nn;
   t.math.exp_sum = exp_sum;
+  t.math.scale_max = scale_max;
   t.math.swiglu = swiglu;
 }
 

@@ -58,6 +58,24 @@ double exp_sum(float* x, int64_t n, float max) {
   return vgetq_lane_f64(s, 0) + vgetq_lane_f64(s, 1);
 }
 
+float scale_max(float* x, int64_t n, float scale) {
+  float32x4_t m0 = vdupq_n_f32(-std::numeric_limits<float>::infinity()), m1 = m0;
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const float32x4_t a = vmulq_n_f32(vld1q_f32(x + i), scale), b = vmulq_n_f32(vld1q_f32(x + i + 4), scale);
+    vst1q_f32(x + i, a);
+    vst1q_f32(x + i + 4, b);
+    m0 = vmaxnmq_f32(m0, a);  // maxNum: a NaN is passed over, as the reference's x > max does
+    m1 = vmaxnmq_f32(m1, b);
+  }
+  float max = vmaxnmvq_f32(vmaxnmq_f32(m0, m1));
+  for (; i < n; ++i) {
+    x[i] *= scale;
+    if (x[i] > max) max = x[i];
+  }
+  return max;
+}
+
 inline float32x4_t swiglu4(float32x4_t g, float32x4_t u) {
   const float32x4_t e = exp4(vnegq_f32(g));
   return vmulq_f32(vdivq_f32(g, vaddq_f32(vdupq_n_f32(1.0f), e)), u);
@@ -136,6 +154,7 @@ void gemm_nn(int64_t m, int64_t n, int64_t depth, const float* a, int64_t lda, c
 void register_neon_math_kernels(KernelTable& t) {
   t.math.gemm_nn = gemm_nn;
   t.math.exp_sum = exp_sum;
+  t.math.scale_max = scale_max;
   t.math.swiglu = swiglu;
 }
 

@@ -1,5 +1,6 @@
 // Reference elementwise math: the C library's exp, a double sum, plain loops.
 #include <cmath>
+#include <limits>
 
 #include "../kernels.h"
 
@@ -13,6 +14,15 @@ double exp_sum(float* x, int64_t n, float max) {
     sum += x[i];
   }
   return sum;
+}
+
+float scale_max(float* x, int64_t n, float scale) {
+  float max = -std::numeric_limits<float>::infinity();
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] *= scale;
+    if (x[i] > max) max = x[i];
+  }
+  return max;
 }
 
 void swiglu(const float* g, const float* u, float* out, int64_t n) {
@@ -34,6 +44,7 @@ void gemm_nn(int64_t m, int64_t n, int64_t depth, const float* a, int64_t lda, c
 void register_scalar_math_kernels(KernelTable& t) {
   t.math.gemm_nn = gemm_nn;
   t.math.exp_sum = exp_sum;
+  t.math.scale_max = scale_max;
   t.math.swiglu = swiglu;
 }
 
