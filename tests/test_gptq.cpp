@@ -118,6 +118,11 @@ TEST(Linalg, PackedBGivesGemmsBits) {
     const linalg::PackedB pb(linalg::transposed(W.data(), c.K), c.K, c.N);
     linalg::gemm(c.M, 0.75f, linalg::row_major(A.data(), c.K), pb, packed.data(), c.N, &pool);
     ASSERT_EQ(std::memcmp(plain.data(), packed.data(), plain.size() * sizeof(float)), 0) << c.M << "x" << c.N << "x" << c.K;
+    // Overwriting ignores C's old contents (NaN here) and equals accumulating onto zeros.
+    Mat zeros(C0.size(), 0.0f), set(C0.size(), std::nanf(""));
+    linalg::gemm(c.M, 0.75f, linalg::row_major(A.data(), c.K), pb, zeros.data(), c.N, &pool);
+    linalg::gemm(c.M, 0.75f, linalg::row_major(A.data(), c.K), pb, set.data(), c.N, &pool, true);
+    for (size_t i = 0; i < set.size(); ++i) ASSERT_EQ(set[i], zeros[i]) << c.M << "x" << c.N << "x" << c.K << " at " << i;
   }
 }
 

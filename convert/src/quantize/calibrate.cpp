@@ -253,13 +253,13 @@ CalibrationStats calibrate(const Model& model, const std::vector<std::vector<int
           const size_t w = static_cast<size_t>(i);
           std::vector<float>& prod = keep_products ? (*p.lin->products)[w] : (scratch.emplace_back(), scratch.back());
           if (!keep_products || !p.lin->ready[w]) {
-            prod.assign(static_cast<size_t>(T * rows), 0.0f);  // gemm accumulates; assign keeps the capacity
+            prod.resize(static_cast<size_t>(T * rows));  // overwritten by the gemm
             if (keep_products) p.lin->ready[w] = 1;
             const std::vector<float>& in = inputs[static_cast<size_t>(p.lin->group)][static_cast<size_t>(i)];
             if (!p.lin->packed)
               p.lin->packed = std::make_unique<linalg::PackedB>(linalg::transposed(p.lin->quantized.data(), cols), cols, rows);
             // prod[t][r] = Σ_k in[t][k] · Ŵ[r][k]
-            linalg::gemm(T, 1.0f, linalg::row_major(in.data(), cols), *p.lin->packed, prod.data(), rows, &pool);
+            linalg::gemm(T, 1.0f, linalg::row_major(in.data(), cols), *p.lin->packed, prod.data(), rows, &pool, true);
           }
           p.leaf->data = prod.data();
         }

@@ -22,13 +22,14 @@ constexpr int64_t kKC = 256;   // depth of a packed slice: 6·256 + 16·256 floa
 constexpr int64_t kMC = 96;    // rows of A packed at once: 96·256·4 = 96 KiB (L2)
 constexpr int64_t kNC = 2048;  // columns of B packed at once: 2 MiB at kc = 256 (L2/L3)
 
-void kernel_portable(int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc, float alpha, int mr, int nr) {
+void kernel_portable(int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc, float alpha, int mr, int nr,
+                     bool overwrite) {
   float acc[kMR][kNR] = {};
   for (int64_t k = 0; k < kc; ++k, Ap += kMR, Bp += kNR)
     for (int i = 0; i < kMR; ++i)
       for (int j = 0; j < kNR; ++j) acc[i][j] += Ap[i] * Bp[j];
   for (int i = 0; i < mr; ++i)
-    for (int j = 0; j < nr; ++j) C[i * ldc + j] += alpha * acc[i][j];
+    for (int j = 0; j < nr; ++j) C[i * ldc + j] = overwrite ? alpha * acc[i][j] : C[i * ldc + j] + alpha * acc[i][j];
 }
 
 MicroKernel pick_kernel() {
@@ -85,8 +86,10 @@ namespace {
 
 // gemm's loops over C[M×N]; b_block(jc, nc, pc, kc) gives the kc × nc block
 // of B at (pc, jc) in packed form (packed now, or found in a PackedB).
+// overwrite: the first depth slice stores into C instead of adding.
 template <typename BBlock>
-void gemm_loops(int64_t M, int64_t N, int64_t K, float alpha, View A, const BBlock& b_block, float* C, int64_t ldc) {
+void gemm_loops(int64_t M, int64_t N, int64_t K, float alpha, View A, const BBlock& b_block, float* C, int64_t ldc,
+                bool overwrite = false) {
   if (M <= 0 || N <= 0 || K <= 0) return;
   const MicroKernel kern = kernel();
   // A with contiguous rows is read in place where the level has a kernel for it.
@@ -108,9 +111,9 @@ void gemm_loops(int64_t M, int64_t N, int64_t K, float alpha, View A, const BBlo
             const int mr = static_cast<int>(std::min<int64_t>(kMR, mc - ir));
             float* c = C + (ic + ir) * ldc + jc + jr;
             if (view_kern != nullptr) {
-              view_kern(kc, A.p + (ic + ir) * A.rs + pc, A.rs, 1, bp + jr * kc, c, ldc, alpha, mr, nr);
+              view_kern(kc, A.p + (ic + ir) * A.rs + pc, A.rs, 1, bp + jr * kc, c, ldc, alpha, mr, nr, overwrite && pc == 0);
             } else {
-              kern(kc, apack.data() + ir * kc, bp + jr * kc, c, ldc, alpha, mr, nr);
+              kern(kc, apack.data() + ir * kc, bp + jr * kc, c, ldc, alpha, mr, nr, overwrite && pc == 0);
             }
           }
         }
@@ -168,14 +171,14 @@ PackedB::PackedB(View B, int64_t K, int64_t N) : K_(K), N_(N) {
   }
 }
 
-void gemm(int64_t M, float alpha, View A, const PackedB& B, float* C, int64_t ldc, ThreadPool* pool) {
+void gemm(int64_t M, float alpha, View A, const PackedB& B, float* C, int64_t ldc, ThreadPool* pool, bool overwrite) {
   const int64_t K = B.rows(), N = B.cols();
   const float* data = B.data();
   split_rows(M, pool, [&](int64_t m0, int64_t m1) {
     gemm_loops(m1 - m0, N, K, alpha, View{A.p + m0 * A.rs, A.rs, A.cs}, [&](int64_t jc, int64_t nc, int64_t pc, int64_t) {
       // Earlier column blocks are whole (K × kNC); earlier slices of this one are kKC deep.
       return data + jc * K + pc * round_nr(nc);
-    }, C + m0 * ldc, ldc);
+    }, C + m0 * ldc, ldc, overwrite);
   });
 }
 
@@ -211,7 +214,7 @@ void syrk_upper(int64_t n, int64_t t, float alpha, const float* X, int64_t ldx, 
           const int nr = static_cast<int>(std::min<int64_t>(kNR, n - jr));
           for (int64_t ir = 0; ir < m && ic + ir < jr + nr; ir += kMR) {
             const int mr = static_cast<int>(std::min<int64_t>(kMR, m - ir));
-            kern(kc, apack.data() + ir * kc, packed + jr * kc, C + (ic + ir) * ldc + jr, ldc, alpha, mr, nr);
+            kern(kc, apack.data() + ir * kc, packed + jr * kc, C + (ic + ir) * ldc + jr, ldc, alpha, mr, nr, false);
           }
         }
       }

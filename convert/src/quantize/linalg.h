@@ -41,8 +41,9 @@ class PackedB {
   std::vector<float> data_;
 };
 
-// gemm with a packed B: C[M×N] += alpha · A[M×K] · B, rows split among the pool's threads.
-void gemm(int64_t M, float alpha, View A, const PackedB& B, float* C, int64_t ldc, ThreadPool* pool);
+// gemm with a packed B: C[M×N] += alpha · A[M×K] · B, rows split among the
+// pool's threads; with overwrite, C = alpha · A · B (C's old contents unread).
+void gemm(int64_t M, float alpha, View A, const PackedB& B, float* C, int64_t ldc, ThreadPool* pool, bool overwrite = false);
 
 // The upper triangle (j ≥ i, and whole diagonal tiles) of C[n×n] += alpha · Xᵀ·X
 // for X [t×n] row-major (leading dimension ldx): the Gram matrix of t

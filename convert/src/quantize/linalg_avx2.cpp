@@ -12,15 +12,21 @@ namespace qgml::linalg {
 
 namespace {
 
-// C[mr×nr] += alpha · acc for the 6 × 16 accumulators of a tile.
+// C[mr×nr] += alpha · acc for the 6 × 16 accumulators of a tile (= with
+// overwrite: alpha·acc rounded once, as fma(alpha, acc, 0) would give).
 __attribute__((target("avx2,fma"))) inline void add_tile(const __m256 (&rows)[kMR][2], float* C, int64_t ldc, float alpha,
-                                                         int mr, int nr) {
+                                                         int mr, int nr, bool overwrite) {
   const __m256 va = _mm256_set1_ps(alpha);
   if (mr == kMR && nr == kNR) {
     for (int i = 0; i < kMR; ++i) {
       float* c = C + i * ldc;
-      _mm256_storeu_ps(c, _mm256_fmadd_ps(va, rows[i][0], _mm256_loadu_ps(c)));
-      _mm256_storeu_ps(c + 8, _mm256_fmadd_ps(va, rows[i][1], _mm256_loadu_ps(c + 8)));
+      if (overwrite) {
+        _mm256_storeu_ps(c, _mm256_mul_ps(va, rows[i][0]));
+        _mm256_storeu_ps(c + 8, _mm256_mul_ps(va, rows[i][1]));
+      } else {
+        _mm256_storeu_ps(c, _mm256_fmadd_ps(va, rows[i][0], _mm256_loadu_ps(c)));
+        _mm256_storeu_ps(c + 8, _mm256_fmadd_ps(va, rows[i][1], _mm256_loadu_ps(c + 8)));
+      }
     }
     return;
   }
@@ -30,7 +36,7 @@ __attribute__((target("avx2,fma"))) inline void add_tile(const __m256 (&rows)[kM
     _mm256_store_ps(acc[i] + 8, rows[i][1]);
   }
   for (int i = 0; i < mr; ++i)
-    for (int j = 0; j < nr; ++j) C[i * ldc + j] += alpha * acc[i][j];
+    for (int j = 0; j < nr; ++j) C[i * ldc + j] = overwrite ? alpha * acc[i][j] : C[i * ldc + j] + alpha * acc[i][j];
 }
 
 // The tile loop over kc, A's six values of step k at a[i] + k·as: each
@@ -38,7 +44,7 @@ __attribute__((target("avx2,fma"))) inline void add_tile(const __m256 (&rows)[kM
 // accumulator registers.
 __attribute__((target("avx2,fma"))) inline void tile_6x16(int64_t kc, const float* const (&a)[kMR], int64_t as,
                                                           const float* Bp, float* C, int64_t ldc, float alpha, int mr,
-                                                          int nr) {
+                                                          int nr, bool overwrite) {
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
   __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
   __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps(), c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
@@ -60,7 +66,7 @@ __attribute__((target("avx2,fma"))) inline void tile_6x16(int64_t kc, const floa
     c50 = _mm256_fmadd_ps(v, b0, c50), c51 = _mm256_fmadd_ps(v, b1, c51);
   }
   const __m256 rows[kMR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
-  add_tile(rows, C, ldc, alpha, mr, nr);
+  add_tile(rows, C, ldc, alpha, mr, nr, overwrite);
 }
 
 }  // namespace
@@ -68,18 +74,18 @@ __attribute__((target("avx2,fma"))) inline void tile_6x16(int64_t kc, const floa
 // C[mr×nr] += alpha · Ap·Bp over kc: Ap holds kc columns of 6 A values,
 // Bp kc rows of 16 B values (zero-padded).
 __attribute__((target("avx2,fma"))) void kernel_6x16_avx2(int64_t kc, const float* Ap, const float* Bp, float* C,
-                                                          int64_t ldc, float alpha, int mr, int nr) {
+                                                          int64_t ldc, float alpha, int mr, int nr, bool overwrite) {
   const float* const a[kMR] = {Ap, Ap + 1, Ap + 2, Ap + 3, Ap + 4, Ap + 5};
-  tile_6x16(kc, a, kMR, Bp, C, ldc, alpha, mr, nr);
+  tile_6x16(kc, a, kMR, Bp, C, ldc, alpha, mr, nr, overwrite);
 }
 
 // Rows past mr read row 0 again (valid memory); their results are dropped.
 __attribute__((target("avx2,fma"))) void kernel_6x16_view_avx2(int64_t kc, const float* A, int64_t rs, int64_t cs,
                                                                const float* Bp, float* C, int64_t ldc, float alpha, int mr,
-                                                               int nr) {
+                                                               int nr, bool overwrite) {
   const float* const a[kMR] = {A, A + (mr > 1 ? rs : 0), A + (mr > 2 ? 2 * rs : 0), A + (mr > 3 ? 3 * rs : 0),
                                A + (mr > 4 ? 4 * rs : 0), A + (mr > 5 ? 5 * rs : 0)};
-  tile_6x16(kc, a, cs, Bp, C, ldc, alpha, mr, nr);
+  tile_6x16(kc, a, cs, Bp, C, ldc, alpha, mr, nr, overwrite);
 }
 
 // 8 independent FMA chains per iteration: enough to cover the FMA latency
@@ -136,8 +142,8 @@ bool have_avx2_kernel() { return __builtin_cpu_supports("avx2") && __builtin_cpu
 #else
 
 namespace qgml::linalg {
-void kernel_6x16_avx2(int64_t, const float*, const float*, float*, int64_t, float, int, int) {}
-void kernel_6x16_view_avx2(int64_t, const float*, int64_t, int64_t, const float*, float*, int64_t, float, int, int) {}
+void kernel_6x16_avx2(int64_t, const float*, const float*, float*, int64_t, float, int, int, bool) {}
+void kernel_6x16_view_avx2(int64_t, const float*, int64_t, int64_t, const float*, float*, int64_t, float, int, int, bool) {}
 void axpy_neg_f64_avx2(double*, const double*, double, int64_t) {}
 void axpy4_neg_f64_avx2(double*, const double* const*, const double*, int64_t) {}
 double fma_peak_loop(int64_t) { return 0; }

@@ -7,15 +7,18 @@ namespace qgml::linalg {
 constexpr int kMR = 6;   // rows of C per micro-tile
 constexpr int kNR = 16;  // columns of C per micro-tile (two 8-float vectors)
 
+// C[mr×nr] += alpha·Ap·Bp over kc, or C = alpha·Ap·Bp with overwrite (the
+// first depth slice of a product into C that was not zeroed).
 using MicroKernel = void (*)(int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc, float alpha, int mr,
-                             int nr);
-void kernel_6x16_avx2(int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc, float alpha, int mr, int nr);
+                             int nr, bool overwrite);
+void kernel_6x16_avx2(int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc, float alpha, int mr, int nr,
+                      bool overwrite);
 // The same tile with A read in place, element (i, k) at A[i·rs + k·cs]
 // (no packing), same operations, same results.
 using ViewKernel = void (*)(int64_t kc, const float* A, int64_t rs, int64_t cs, const float* Bp, float* C, int64_t ldc,
-                            float alpha, int mr, int nr);
+                            float alpha, int mr, int nr, bool overwrite);
 void kernel_6x16_view_avx2(int64_t kc, const float* A, int64_t rs, int64_t cs, const float* Bp, float* C, int64_t ldc,
-                           float alpha, int mr, int nr);
+                           float alpha, int mr, int nr, bool overwrite);
 bool have_avx2_kernel();
 // y[j] −= f·x[j] for j < n, in double: the inner loop of the Cholesky factor
 // and the triangular inverse (one rounding per element with FMA, two without).
