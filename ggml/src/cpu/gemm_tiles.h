@@ -9,6 +9,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 namespace qgml {
 
@@ -46,6 +47,29 @@ void gemm_tiles(int64_t k, const void* w, size_t ws, int64_t nr, const void* a, 
       K::template tile<1, 1>(k, W + r * ws, ws, &ap, out + c * ldo + r, ldo);
     }
   }
+}
+
+namespace detail {
+template <int R, typename F>
+void last_row_tile(int64_t rows, int64_t first, const F& f) {
+  if constexpr (R > 0) {
+    if (rows == R) {
+      f(std::integral_constant<int, R>{}, first);
+    } else {
+      last_row_tile<R - 1>(rows, first, f);
+    }
+  }
+}
+}  // namespace detail
+
+// f(std::integral_constant<int, R>{}, first_row) over m rows: tiles of kMax
+// rows, then one of the 1 .. kMax−1 left, for kernels that keep R rows of
+// accumulators in registers (math.gemm_nn).
+template <int kMax, typename F>
+void for_row_tiles(int64_t m, const F& f) {
+  int64_t r = 0;
+  for (; r + kMax <= m; r += kMax) f(std::integral_constant<int, kMax>{}, r);
+  if (r < m) detail::last_row_tile<kMax - 1>(m - r, r, f);
 }
 
 template <class K>

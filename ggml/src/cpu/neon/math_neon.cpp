@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "../exp_poly.h"
+#include "../gemm_tiles.h"
 #include "../kernels.h"
 
 namespace qgml {
@@ -135,18 +136,9 @@ void gemm_nn_rows(int64_t n, int64_t depth, const float* a, int64_t lda, const f
 
 void gemm_nn(int64_t m, int64_t n, int64_t depth, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
              int64_t ldc) {
-  int64_t r = 0;
-  for (; r + 6 <= m; r += 6) gemm_nn_rows<6>(n, depth, a + r * lda, lda, b, ldb, c + r * ldc, ldc);
-  a += r * lda;
-  c += r * ldc;
-  switch (m - r) {
-    case 5: gemm_nn_rows<5>(n, depth, a, lda, b, ldb, c, ldc); break;
-    case 4: gemm_nn_rows<4>(n, depth, a, lda, b, ldb, c, ldc); break;
-    case 3: gemm_nn_rows<3>(n, depth, a, lda, b, ldb, c, ldc); break;
-    case 2: gemm_nn_rows<2>(n, depth, a, lda, b, ldb, c, ldc); break;
-    case 1: gemm_nn_rows<1>(n, depth, a, lda, b, ldb, c, ldc); break;
-    default: break;
-  }
+  for_row_tiles<6>(m, [&](auto rows, int64_t r) {
+    gemm_nn_rows<decltype(rows)::value>(n, depth, a + r * lda, lda, b, ldb, c + r * ldc, ldc);
+  });
 }
 
 }  // namespace
