@@ -68,7 +68,7 @@ cuda:
 # budget (.ci/run); every test file is still built and run. setarch -R:
 # TSan's shadow memory layout needs ASLR off on kernels with high mmap
 # randomisation (harmless elsewhere).
-TSAN_TESTS ?= test_threadpool test_graph test_llama test_arch_goldens test_quant_mul_mat test_capi_threads
+TSAN_TESTS ?= test_threadpool test_graph test_llama test_arch_goldens test_quant_mul_mat test_capi_threads test_gptq
 SANITIZER_ENV ?= QGML_SANITIZER_QUICK=1
 .PHONY: test-asan test-tsan
 test-sanitize: test-asan test-tsan
