@@ -54,9 +54,10 @@ void forward_binary(const ComputeParams& p, Tensor* dst, Fn fn,
     const float* y = f32_row(b, i1 % b->ne[1], i2 % b->ne[2], i3 % b->ne[3]);
     float* out = reinterpret_cast<float*>(dst->row(i1, i2, i3));
     const int64_t n = dst->ne[0], nb0 = b->ne[0];
-    if (a->nb[0] == 4 && b->nb[0] == 4 && nb0 == n && rows_fn != nullptr) {
+    const bool contiguous = a->nb[0] == 4 && b->nb[0] == 4 && nb0 == n;
+    if (contiguous && rows_fn != nullptr) {
       rows_fn(x, y, out, n);
-    } else if (a->nb[0] == 4 && b->nb[0] == 4 && nb0 == n) {
+    } else if (contiguous) {
       for (int64_t i = 0; i < n; ++i) out[i] = fn(x[i], y[i]);
     } else {
       for (int64_t i = 0; i < n; ++i) out[i] = fn(f32_at(x, a, i), f32_at(y, b, i % nb0));
