@@ -370,7 +370,7 @@ double measure_peak_gflops(double seconds) {
     const auto t0 = std::chrono::steady_clock::now();
     sink = sink + fma_peak_loop(iters);
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (s >= seconds) return static_cast<double>(iters) * 10 * 8 * 2 / s * 1e-9;
+    if (s >= seconds) return static_cast<double>(iters) * 12 * 8 * 2 / s * 1e-9;
     iters *= 2;
   }
 }
