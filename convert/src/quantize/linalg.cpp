@@ -50,6 +50,10 @@ void pack_a(View A, int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) 
     for (int64_t k = 0; k < kc; ++k) {
       const float* src = A.p + (i0 + ir) * A.rs + (p0 + k) * A.cs;
       int64_t i = 0;
+      if (A.rs == 1 && m == kMR) {  // Xᵀ of the Hessian: fixed-length copy, inlined as vector moves
+        std::memcpy(dst, src, kMR * sizeof(float));
+        i = kMR;
+      }
       for (; i < m; ++i) dst[i] = src[i * A.rs];
       for (; i < kMR; ++i) dst[i] = 0.0f;
       dst += kMR;
@@ -59,19 +63,31 @@ void pack_a(View A, int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) 
 
 // B[p0 .. p0+kc) × [j0 .. j0+nc) into kNR-column panels, row by row.
 void pack_b(View B, int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* dst) {
+  if (B.cs == 1) {
+    // Rows of B are contiguous: read each once, front to back, and scatter
+    // it over the panels (panel by panel, the reads would stride through
+    // every row once per panel, a cache miss per row and panel).
+    for (int64_t k = 0; k < kc; ++k) {
+      const float* src = B.p + (p0 + k) * B.rs + j0;
+      for (int64_t jr = 0; jr < nc; jr += kNR) {
+        float* d = dst + jr * kc + k * kNR;  // panel jr / kNR holds kc rows of kNR
+        const int64_t n = std::min<int64_t>(kNR, nc - jr);
+        if (n == kNR) {
+          std::memcpy(d, src + jr, kNR * sizeof(float));  // fixed length: inlined as vector moves
+        } else {
+          std::memcpy(d, src + jr, static_cast<size_t>(n) * sizeof(float));
+          std::fill(d + n, d + kNR, 0.0f);
+        }
+      }
+    }
+    return;
+  }
   for (int64_t jr = 0; jr < nc; jr += kNR) {
     const int64_t n = std::min<int64_t>(kNR, nc - jr);
     for (int64_t k = 0; k < kc; ++k) {
       const float* src = B.p + (p0 + k) * B.rs + (j0 + jr) * B.cs;
       int64_t j = 0;
-      if (B.cs == 1 && n == kNR) {
-        for (; j < kNR; ++j) dst[j] = src[j];  // fixed length: vector moves, no call
-      } else if (B.cs == 1) {
-        std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
-        j = n;
-      } else {
-        for (; j < n; ++j) dst[j] = src[j * B.cs];
-      }
+      for (; j < n; ++j) dst[j] = src[j * B.cs];
       for (; j < kNR; ++j) dst[j] = 0.0f;
       dst += kNR;
     }

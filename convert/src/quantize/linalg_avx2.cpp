@@ -49,6 +49,13 @@ __attribute__((target("avx2,fma"))) inline void tile_6x16(int64_t kc, const floa
   __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
   __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps(), c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
   const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5];
+  // C is read (or written) after the loop: request its lines now so that
+  // the misses overlap the loop (C of a Hessian, n × n, lives in L2 or L3;
+  // a product's C is fresh memory).
+  for (int i = 0; i < mr; ++i) {
+    __builtin_prefetch(C + i * ldc, 1);
+    __builtin_prefetch(C + i * ldc + kNR - 1, 1);
+  }
   for (int64_t k = 0; k < kc; ++k, Bp += kNR) {
     const __m256 b0 = _mm256_loadu_ps(Bp), b1 = _mm256_loadu_ps(Bp + 8);
     const int64_t o = k * as;
