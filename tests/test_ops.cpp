@@ -222,6 +222,9 @@ TEST(Ops, Rope) {
   const RopeCase cases[] = {
       {64, 4, 5, 64, RopeMode::Adjacent, 1.0f, false, Layout::Contiguous},
       {64, 4, 5, 64, RopeMode::Neox, 1.0f, false, Layout::Contiguous},
+      // Same frequencies as the case before, other position scale: rope's
+      // angle table, kept across calls, must not serve the old angles.
+      {64, 4, 5, 64, RopeMode::Neox, 0.5f, false, Layout::Contiguous},
       {96, 3, 7, 32, RopeMode::Neox, 1.0f, false, Layout::Contiguous},  // partial rotary
       {96, 3, 7, 32, RopeMode::Adjacent, 1.0f, false, Layout::Permuted},
       {10, 5, 3, 6, RopeMode::Neox, 0.25f, false, Layout::RowStrided},  // linear scaling

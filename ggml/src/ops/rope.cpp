@@ -29,10 +29,63 @@ Tensor* rope(Context& ctx, Tensor* a, Tensor* pos, const RopeParams& rp, Tensor*
   return r;
 }
 
-// cos/sin depend only on (position, pair), not on the head: they are computed
-// once per token and reused for its n_heads rows. Angles are computed in
-// double because pos·freq reaches 1e4–1e5 radians at long contexts, where a
-// float angle would already be off by ~1e-3.
+namespace {
+
+// cos/sin of position·freq[i] (pairs), computed in double because pos·freq
+// reaches 1e4–1e5 radians at long contexts, where a float angle would
+// already be off by ~1e-3. Rows for small non-negative positions are kept
+// across calls: every layer (and, in calibration, every window) ropes the
+// same positions, and these sin/cos were ~1 % of a calibration's time. The
+// key is the frequencies themselves, so other parameters start a new table.
+class AngleTable {
+ public:
+  const float* row(const std::vector<double>& freq, double fscale, int32_t position) {
+    if (freq != freq_ || fscale != fscale_) {
+      freq_ = freq;
+      fscale_ = fscale;
+      rows_.clear();
+      have_.clear();
+    }
+    const size_t width = 2 * freq.size();
+    if (position < 0 || position >= kMaxCachedPosition) {
+      scratch_.resize(width);
+      fill(position, scratch_.data());
+      return scratch_.data();
+    }
+    const size_t p = static_cast<size_t>(position);
+    if (p >= have_.size()) {
+      have_.resize(p + 1, 0);
+      rows_.resize((p + 1) * width);
+    }
+    float* r = &rows_[p * width];
+    if (!have_[p]) {
+      fill(position, r);
+      have_[p] = 1;
+    }
+    return r;
+  }
+
+ private:
+  // At most ~8 MB per thread (16384 positions × 64 pairs).
+  static constexpr int32_t kMaxCachedPosition = 16384;
+  void fill(int32_t position, float* cos_sin) const {
+    const double scaled = static_cast<double>(position) * fscale_;
+    for (size_t i = 0; i < freq_.size(); ++i) {
+      const double theta = scaled * freq_[i];
+      cos_sin[2 * i] = static_cast<float>(std::cos(theta));
+      cos_sin[2 * i + 1] = static_cast<float>(std::sin(theta));
+    }
+  }
+  std::vector<double> freq_;
+  double fscale_ = 0.0;
+  std::vector<float> rows_, scratch_;
+  std::vector<char> have_;
+};
+
+}  // namespace
+
+// cos/sin depend only on (position, pair), not on the head: looked up once
+// per token and reused for its n_heads rows.
 void forward_rope(const ComputeParams& p, Tensor* dst) {
   const Tensor* a = dst->src[0];
   const Tensor* pos = dst->src[1];
@@ -47,7 +100,8 @@ void forward_rope(const ComputeParams& p, Tensor* dst) {
     freq[i] = std::pow(base, -static_cast<double>(2 * i) / n_rot);
     if (ff != nullptr) freq[i] /= static_cast<const float*>(ff->data)[i];
   }
-  std::vector<float> cos_sin(static_cast<size_t>(2 * half));
+  thread_local AngleTable table;
+  const float* cos_sin = nullptr;
 
   const int64_t n_heads = dst->ne[1];
   int64_t r0, r1;
@@ -58,12 +112,7 @@ void forward_rope(const ComputeParams& p, Tensor* dst) {
     const int64_t i2 = token % dst->ne[2], i3 = token / dst->ne[2];
     if (token != cached_token) {
       const int32_t ps = *reinterpret_cast<const int32_t*>(static_cast<const char*>(pos->data) + i2 * pos->nb[0]);
-      const double position = static_cast<double>(ps) * fscale;
-      for (int i = 0; i < half; ++i) {
-        const double theta = position * freq[i];
-        cos_sin[2 * i] = static_cast<float>(std::cos(theta));
-        cos_sin[2 * i + 1] = static_cast<float>(std::sin(theta));
-      }
+      cos_sin = table.row(freq, fscale, ps);
       cached_token = token;
     }
     const char* xrow = a->row(i1, i2, i3);
