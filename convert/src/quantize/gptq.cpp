@@ -437,7 +437,7 @@ QuantizedLayer gptq(const float* W, int64_t rows, int64_t cols, const float* H, 
           const float* u = &U[static_cast<size_t>(j * K)];
           const float e = diff / u[j];
           loss += static_cast<double>(e) * e;
-          for (int64_t k = i + 1; k < count; ++k) w1[static_cast<size_t>(k)] -= e * u[i1 + k];
+          linalg::axpy_neg(&w1[static_cast<size_t>(i + 1)], u + i1 + i + 1, e, count - i - 1);
           er[i] = e;
         }
       }

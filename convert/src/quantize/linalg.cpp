@@ -254,6 +254,10 @@ void axpy_neg_portable(double* y, const double* x, double f, int64_t n) {
   for (int64_t j = 0; j < n; ++j) y[j] -= f * x[j];
 }
 
+void axpy_neg_f32_portable(float* y, const float* x, float f, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) y[j] -= f * x[j];
+}
+
 void axpy4_neg_portable(double* y, const double* const* x, const double* f, int64_t n) {
   for (int64_t j = 0; j < n; ++j) {
     double v = y[j];
@@ -264,6 +268,10 @@ void axpy4_neg_portable(double* y, const double* const* x, const double* f, int6
 
 AxpyF64 axpy_neg_f64() {
   static const AxpyF64 k = kernel() == kernel_6x16_avx2 ? axpy_neg_f64_avx2 : axpy_neg_portable;
+  return k;
+}
+AxpyF32 axpy_neg_f32() {
+  static const AxpyF32 k = kernel() == kernel_6x16_avx2 ? axpy_neg_f32_avx2 : axpy_neg_f32_portable;
   return k;
 }
 Axpy4F64 axpy4_neg_f64() {
@@ -300,6 +308,8 @@ void each_row_on(ThreadPool* pool, int64_t begin, int64_t end, const Fn& fn) {
 }
 
 }  // namespace
+
+void axpy_neg(float* y, const float* x, float f, int64_t n) { axpy_neg_f32()(y, x, f, n); }
 
 bool inverse_cholesky_upper(const std::vector<double>& H, int64_t n, std::vector<double>* U, ThreadPool* pool) {
   const size_t nn = static_cast<size_t>(n);

@@ -53,6 +53,9 @@ void gemm(int64_t M, float alpha, View A, const PackedB& B, float* C, int64_t ld
 void syrk_upper(int64_t n, int64_t t, float alpha, const float* X, int64_t ldx, float* C, int64_t ldc, ThreadPool* pool);
 void mirror_upper(int64_t n, float* C, int64_t ldc);
 
+// y[j] −= f·x[j] for j < n (fused where the CPU has FMA).
+void axpy_neg(float* y, const float* x, float f, int64_t n);
+
 // Which micro-kernel gemm uses ("avx2+fma" or "portable").
 const char* gemm_kernel_name();
 

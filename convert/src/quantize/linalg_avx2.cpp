@@ -119,6 +119,13 @@ __attribute__((target("avx2,fma"))) double fma_peak_loop(int64_t iters) {
   return out[0];
 }
 
+__attribute__((target("avx2,fma"))) void axpy_neg_f32_avx2(float* y, const float* x, float f, int64_t n) {
+  const __m256 vf = _mm256_set1_ps(f);
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) _mm256_storeu_ps(y + j, _mm256_fnmadd_ps(vf, _mm256_loadu_ps(x + j), _mm256_loadu_ps(y + j)));
+  for (; j < n; ++j) y[j] = std::fma(-f, x[j], y[j]);
+}
+
 __attribute__((target("avx2,fma"))) void axpy_neg_f64_avx2(double* y, const double* x, double f, int64_t n) {
   const __m256d vf = _mm256_set1_pd(f);
   int64_t j = 0;
@@ -155,6 +162,7 @@ bool have_avx2_kernel() { return __builtin_cpu_supports("avx2") && __builtin_cpu
 namespace qgml::linalg {
 void kernel_6x16_avx2(int64_t, const float*, const float*, float*, int64_t, float, int, int, bool) {}
 void kernel_6x16_view_avx2(int64_t, const float*, int64_t, int64_t, const float*, float*, int64_t, float, int, int, bool) {}
+void axpy_neg_f32_avx2(float*, const float*, float, int64_t) {}
 void axpy_neg_f64_avx2(double*, const double*, double, int64_t) {}
 void axpy4_neg_f64_avx2(double*, const double* const*, const double*, int64_t) {}
 double fma_peak_loop(int64_t) { return 0; }

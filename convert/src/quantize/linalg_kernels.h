@@ -29,6 +29,10 @@ void axpy_neg_f64_avx2(double* y, const double* x, double f, int64_t n);
 // once (the loops are bound by loads and stores, not by the FMAs).
 using Axpy4F64 = void (*)(double* y, const double* const* x, const double* f, int64_t n);
 void axpy4_neg_f64_avx2(double* y, const double* const* x, const double* f, int64_t n);
+// y[j] −= f·x[j] for j < n in float (one rounding per element with FMA, two
+// without): GPTQ's update of the columns left in its batch.
+using AxpyF32 = void (*)(float* y, const float* x, float f, int64_t n);
+void axpy_neg_f32_avx2(float* y, const float* x, float f, int64_t n);
 // Runs `iters` iterations of 12 independent 8-wide FMAs; returns a value so the loop is kept.
 double fma_peak_loop(int64_t iters);
 
