@@ -21,6 +21,7 @@ namespace {
 constexpr int64_t kKC = 256;   // depth of a packed slice: 6·256 + 16·256 floats fit L1 (22 KiB)
 constexpr int64_t kMC = 96;    // rows of A packed at once: 96·256·4 = 96 KiB (L2)
 constexpr int64_t kNC = 2048;  // columns of B packed at once: 2 MiB at kc = 256 (L2/L3)
+static_assert(kMC % kMR == 0, "row blocks are whole micro-tiles (split_rows, pack_a)");
 
 void kernel_portable(int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc, float alpha, int mr, int nr,
                      bool overwrite) {
