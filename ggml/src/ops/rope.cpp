@@ -36,7 +36,8 @@ namespace {
 // already be off by ~1e-3. Rows for small non-negative positions are kept
 // across calls: every layer (and, in calibration, every window) ropes the
 // same positions, and these sin/cos were ~1 % of a calibration's time. The
-// key is the frequencies themselves, so other parameters start a new table.
+// key is the frequencies and the position scale: any other value of either
+// starts a new table.
 class AngleTable {
  public:
   const float* row(const std::vector<double>& freq, double fscale, int32_t position) {
@@ -66,7 +67,7 @@ class AngleTable {
   }
 
  private:
-  // At most ~8 MB per thread (16384 positions × 64 pairs).
+  // At most 16384 rows per thread: 8 MB at 64 pairs (head_dim 128).
   static constexpr int32_t kMaxCachedPosition = 16384;
   void fill(int32_t position, float* cos_sin) const {
     const double scaled = static_cast<double>(position) * fscale_;
