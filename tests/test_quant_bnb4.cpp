@@ -62,11 +62,6 @@ TEST(QuantBnb4, CodeBooksAreBitsandbytes) {
     EXPECT_TRUE(same_bits(kFP4[c], cuda)) << "fp4 code " << c;
     // The kernels' integers: the real value k/192 rounds to the float code.
     EXPECT_TRUE(same_bits(static_cast<float>(kFP4Int[c] / 192.0), std::fabs(kFP4[c]) == 0 ? 0.0f : kFP4[c])) << c;
-    const int hi = kFP4Digits.hi[c], lo = kFP4Digits.lo[c];
-    EXPECT_EQ(2 * hi + lo, kFP4Int[c]) << c;
-    EXPECT_LE(std::abs(hi), 127) << c;
-    EXPECT_GE(hi * kFP4Int[c], 0) << c;
-    EXPECT_GE(lo * kFP4Int[c], 0) << c;
   }
   EXPECT_TRUE(std::signbit(kFP4[8])) << "fp4 code 8 is -0, as bitsandbytes decodes it";
 }
@@ -155,8 +150,8 @@ TEST(QuantBnb4, FromFloatRecoversExactCodes) {
 
 // Every level's dot on random weights against the double dot of the
 // dequantized values. FP4's integer codes are exact (k/192), so only float
-// rounding of per-block terms remains; NF4's kNF4Int is within 1.24e-6 of
-// each code (test_quant_types).
+// rounding of per-block terms remains; NF4's kNF4Int is within half a unit,
+// 1/65534 of absmax, of each code (test_quant_types).
 TEST(QuantBnb4, DotMatchesDequantized) {
   for (Type t : {Type::NF4_F32, Type::FP4_F32}) {
     for (int64_t k : test::odd_lengths()) {
@@ -173,7 +168,10 @@ TEST(QuantBnb4, DotMatchesDequantized) {
         exact += static_cast<double>(wv[i]) * av[i];
         mag += std::fabs(static_cast<double>(wv[i]) * av[i]);
       }
-      const double tol = (t == Type::NF4_F32 ? 1.3e-6 : 0.0) * mag + (k / 64.0 + 8) * 2 * FLT_EPSILON * mag + 1e-7;
+      double table = 0.0;  // |w| ≤ absmax ≤ 1
+      if (t == Type::NF4_F32)
+        for (int64_t i = 0; i < k; ++i) table += std::fabs(static_cast<double>(av[i])) * 0.5 / 32767 * 1.01;
+      const double tol = table + (k / 64.0 + 8) * 2 * FLT_EPSILON * mag + 1e-7;
       for (Isa isa : test::runnable_isas()) {
         const float got = kernels_for(isa)[t].vec_dot(k, w.data(), a.data());
         EXPECT_NEAR(got, exact, tol) << type_name(t) << " " << isa_name(isa) << " k=" << k;

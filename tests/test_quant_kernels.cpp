@@ -70,7 +70,7 @@ TEST(QuantKernels, DotMatchesScalarReference) {
           EXPECT_NEAR(got, ref, reorder_tolerance(k, w, a)) << isa_name(isa) << " " << type_name(t) << " k=" << k;
           // The integer reference itself against the dequantized values in
           // double (exact but for NF4's integer code table kNF4Int, ≤ half a
-          // kNF4IntUnit = 2^-15/127 of absmax per weight).
+          // kNF4IntUnit = 1/65534 of absmax per weight).
           double exact = 0.0, mag = 0.0;
           for (int64_t i = 0; i < k; ++i) {
             exact += static_cast<double>(w.values[i]) * a.values[i];
@@ -79,7 +79,7 @@ TEST(QuantKernels, DotMatchesScalarReference) {
           const bool nf4 = t == Type::NF4 || t == Type::NF4_DQ;
           double table = 0.0;
           if (nf4)
-            for (int64_t i = 0; i < k; ++i) table += std::fabs(a.values[i]) * 0.5 / (127 * 16384) * 1.01;  // |w| ≤ absmax ≤ 1
+            for (int64_t i = 0; i < k; ++i) table += std::fabs(a.values[i]) * 0.5 / 32767 * 1.01;  // |w| ≤ absmax ≤ 1
           EXPECT_NEAR(ref, exact, table + 1e-5 * mag + 1e-6) << "scalar " << type_name(t) << " k=" << k;
         }
       }

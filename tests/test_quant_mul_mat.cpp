@@ -50,7 +50,7 @@ std::vector<float> run(Tensor* out, int threads) {
 // Bound on |mul_mat − Σ ŵ·x| (documented in gguf-spec.md): activations are
 // rounded to int8 with step amax(block)/127, so each term errs by at most
 // |ŵ|·amax/254 (Q8_0 activations: also the f16 scale, 2^-11 relative); NF4
-// adds its integer code table kNF4Int (≤ 2^-15/127 of absmax per weight);
+// adds its integer code table kNF4Int (≤ 1/65534 of absmax per weight);
 // plus float summation slack.
 double bound(Type t, const std::vector<float>& w, const std::vector<float>& x, const std::vector<float>& absmax) {
   const Type vdt = traits(t).vec_dot_type;
@@ -62,7 +62,7 @@ double bound(Type t, const std::vector<float>& w, const std::vector<float>& x, c
     for (size_t k = k0; k < std::min(x.size(), k0 + blk); ++k) {
       const double aw = std::fabs(static_cast<double>(w[k]));
       e += aw * amax / 254 * 1.001 + (vdt == Type::Q8_0 ? aw * std::fabs(x[k]) * std::ldexp(1.0, -10) : 0.0);
-      if (t == Type::NF4 || t == Type::NF4_DQ) e += (std::fabs(x[k]) + amax / 254) * absmax[k] * 0.5 / (127 * 16384) * 1.01;
+      if (t == Type::NF4 || t == Type::NF4_DQ) e += (std::fabs(x[k]) + amax / 254) * absmax[k] * 0.5 / 32767 * 1.01;
       mag += aw * std::fabs(x[k]);
     }
   }

@@ -94,20 +94,16 @@ inline int gptq_get_q(const uint8_t* qs, int bits, int group, int e) {
 
 // NF4 (QLoRA NormalFloat): element value = absmax · kNF4[code].
 extern const float kNF4[16];
-// What the integer dot kernels multiply with: kNF4Int[c] = round(kNF4[c] ·
-// 127·2^14), i.e. the code in units of kNF4IntUnit, at most half a unit
-// (2^-15/127 of absmax) and 1.24e-6 of the code's own value away from the
-// float code, so the dot agrees with to_float within float accumulation
-// error (an 8-bit table leaves small codes up to 4 % off). 127·2^14
-// (not 2^21) keeps every base-128 digit below 128, which int8 SIMD needs:
-// kNF4Digits holds kNF4Int = hi·2^14 + mid·2^7 + lo, each digit in
-// [-127, 127] and carrying the code's sign (hi ≠ 0 for every non-zero code).
-extern const int32_t kNF4Int[16];
-struct NF4Digits {
-  int8_t hi[16], mid[16], lo[16];
-};
-extern const NF4Digits kNF4Digits;
-constexpr float kNF4IntUnit = 1.0f / (127.0f * 16384.0f);
+// What the integer dot kernels multiply with: kNF4Int[c] = round(32767 ·
+// kNF4[c]), the code in units of kNF4IntUnit = 1/32767, at most half a unit
+// (1.53e-5 of absmax) from the float code. That is 250 times below the
+// rounding of the int8 activations it multiplies (amax/254), and small enough
+// that the dot agrees with to_float within the documented tolerance (an
+// 8-bit table would leave small codes up to 4 % off). 16 bits is what every
+// SIMD level multiplies in one step (AVX2 madd_epi16, NEON smlal) and keeps
+// a 64-block's sum in int32: 64 · 32767 · 127 < 2^31.
+extern const int16_t kNF4Int[16];
+constexpr float kNF4IntUnit = 1.0f / 32767.0f;
 constexpr int kQKNF4 = 64;
 struct BlockNF4 {
   uint16_t d;                // f16 absmax

@@ -17,23 +17,7 @@ namespace qgml {
 const float kFP4[16] = {0.0f,  5.208333333e-03f,  0.66666667f,  1.0f,  0.33333333f,  0.5f,  0.16666667f,  0.25f,
                         -0.0f, -5.208333333e-03f, -0.66666667f, -1.0f, -0.33333333f, -0.5f, -0.16666667f, -0.25f};
 // 192·kFP4 as exact integers (test_quant_bnb4 checks both tables agree).
-constexpr int32_t kFP4Int[16] = {0, 1, 128, 192, 64, 96, 32, 48, 0, -1, -128, -192, -64, -96, -32, -48};
-
-namespace {
-
-constexpr FP4Digits make_fp4_digits() {
-  FP4Digits t{};
-  for (int i = 0; i < 16; ++i) {
-    const int32_t m = kFP4Int[i] < 0 ? -kFP4Int[i] : kFP4Int[i];
-    t.hi[i] = static_cast<int8_t>(kFP4Int[i] < 0 ? -(m >> 1) : m >> 1);
-    t.lo[i] = static_cast<int8_t>(kFP4Int[i] < 0 ? -(m & 1) : m & 1);
-  }
-  return t;
-}
-
-}  // namespace
-
-constexpr FP4Digits kFP4Digits = make_fp4_digits();
+const int16_t kFP4Int[16] = {0, 1, 128, 192, 64, 96, 32, 48, 0, -1, -128, -192, -64, -96, -32, -48};
 
 namespace {
 

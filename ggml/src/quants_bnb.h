@@ -20,14 +20,9 @@ extern const float kFP4[16];
 // 96, 128, 192}) and the float codes are those fractions correctly rounded,
 // so the dot kernels multiply with kFP4Int[c] = ±k, in units of 1/192: the
 // integer sum is exact and only the final scaling rounds (unlike NF4, whose
-// irrational codes need the 21-bit kNF4Int table).
-extern const int32_t kFP4Int[16];
+// irrational codes are rounded to kNF4Int). int16 like kNF4Int, so both code
+// books run the same kernels.
+extern const int16_t kFP4Int[16];
 constexpr float kFP4IntUnit = 1.0f / 192.0f;
-// kFP4Int = 2·hi + lo with both digits carrying the code's sign, so SIMD
-// levels can use int8 products (|k| = 192 does not fit int8 itself).
-struct FP4Digits {
-  int8_t hi[16], lo[16];
-};
-extern const FP4Digits kFP4Digits;
 
 }  // namespace qgml

@@ -24,34 +24,9 @@ const float kNF4[16] = {-1.0f,
                         0.5626170039176941f,
                         0.7229568362236023f,
                         1.0f};
-// round(127·2^14 · kNF4[i]); test_quant_types checks this against kNF4.
-// constexpr (the header's extern declaration keeps it external) so that the
-// digit table below is computed from it at compile time.
-constexpr int32_t kNF4Int[16] = {-2080768, -1448616, -1092555, -821732, -591857, -384471, -189454, 0,
-                                 165588,   334858,   512103,   703123,  917015,  1170675, 1504305, 2080768};
-
-namespace {
-
-// Digit `shift/7` of |w| in base 128, with w's sign.
-constexpr int8_t signed_digit(int32_t w, int shift) {
-  const int32_t m = ((w < 0 ? -w : w) >> shift) & 127;
-  return static_cast<int8_t>(w < 0 ? -m : m);
-}
-
-constexpr NF4Digits make_digits() {
-  NF4Digits t{};
-  for (int i = 0; i < 16; ++i) {
-    t.hi[i] = signed_digit(kNF4Int[i], 14);
-    t.mid[i] = signed_digit(kNF4Int[i], 7);
-    t.lo[i] = signed_digit(kNF4Int[i], 0);
-  }
-  return t;
-}
-
-}  // namespace
-
-// test_quant_types checks that the digits recompose kNF4Int.
-constexpr NF4Digits kNF4Digits = make_digits();
+// round(32767 · kNF4[i]); test_quant_types checks this against kNF4.
+const int16_t kNF4Int[16] = {-32767, -22812, -17205, -12940, -9320, -6054, -2983, 0,
+                             2608,   5273,   8064,   11072,  14441, 18435, 23689, 32767};
 
 namespace {
 

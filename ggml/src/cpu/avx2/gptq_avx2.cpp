@@ -67,12 +67,6 @@ inline void group128_low_bits(const uint8_t* qs, const int8_t* const* qa, __m256
   }
 }
 
-inline int32_t load32(const uint8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-
 template <int B, int G, bool Z>
 struct GptqKernel {
   static constexpr const GptqFormat& kF = kGptqFormat<B, G, Z>;

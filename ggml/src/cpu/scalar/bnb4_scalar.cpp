@@ -1,7 +1,7 @@
 // Scalar reference dot kernels of nf4_f32 / fp4_f32 against Q8_A
 // activations: per 64-block the exact integer Σ codeInt[c]·a, then one float
 // multiply-add with absmax, the code unit and the activation scale. NF4 uses
-// the same 21-bit code integers as qgml's nf4 (kNF4Int, quants.h); FP4's
+// the same 16-bit code integers as qgml's nf4 (kNF4Int, quants.h); FP4's
 // codes are exact integers in units of 1/192 (kFP4Int, quants_bnb.h).
 #include <cstring>
 
@@ -12,7 +12,7 @@
 namespace qgml {
 namespace {
 
-template <const int32_t* kInt, const float* kUnit>
+template <const int16_t* kInt, const float* kUnit>
 float dot_bnb4(int64_t k, const void* w, const void* a) {
   const uint8_t* p = static_cast<const uint8_t*>(w);
   const BlockQ8A* act = static_cast<const BlockQ8A*>(a);
@@ -23,10 +23,9 @@ float dot_bnb4(int64_t k, const void* w, const void* a) {
     float absmax;
     std::memcpy(&absmax, p, 4);
     const uint8_t* qs = p + 4;
-    // |kNF4Int| ≤ 2^21: int32 holds 8 products only, hence int64.
-    int64_t isum = 0;
-    for (int j = 0; j < 32; ++j)
-      isum += int64_t{kInt[qs[j] & 0x0f]} * qa[j] + int64_t{kInt[qs[j] >> 4]} * qa[j + 32];
+    // Exact in int32: 64 · 32767 · 127 < 2^31.
+    int32_t isum = 0;
+    for (int j = 0; j < 32; ++j) isum += kInt[qs[j] & 0x0f] * qa[j] + kInt[qs[j] >> 4] * qa[j + 32];
     s += absmax * *kUnit * A.d * static_cast<float>(isum);
   }
   return s;

@@ -42,13 +42,10 @@ float dot_gptq(int64_t k, const void* w, const void* a) {
 }
 
 // One 64-element NF4 sub-block against activations: Σ kNF4Int[code]·a, in
-// units of kNF4IntUnit·absmax·d_A. It fits int32 only per 8 elements (|kNF4Int|
-// ≤ 2^21, |a| ≤ 127), hence int64; the SIMD levels reach the same integer
-// through the base-128 digits.
-inline int64_t nf4_isum(const uint8_t* qs, const int8_t* qa) {
-  int64_t isum = 0;
-  for (int j = 0; j < 32; ++j)
-    isum += int64_t{kNF4Int[qs[j] & 0x0f]} * qa[j] + int64_t{kNF4Int[qs[j] >> 4]} * qa[j + 32];
+// units of kNF4IntUnit·absmax·d_A, exact in int32 (64·32767·127 < 2^31).
+inline int32_t nf4_isum(const uint8_t* qs, const int8_t* qa) {
+  int32_t isum = 0;
+  for (int j = 0; j < 32; ++j) isum += kNF4Int[qs[j] & 0x0f] * qa[j] + kNF4Int[qs[j] >> 4] * qa[j + 32];
   return isum;
 }
 
@@ -69,7 +66,7 @@ float dot_nf4_dq(int64_t k, const void* w, const void* a) {
     const BlockQ8A& A = act_block(a, e0);
     const float d = fp16_to_f32(x->d) * kNF4IntUnit * A.d;
     for (int sb = 0; sb < 4; ++sb)
-      s += d * static_cast<float>(x->sc[sb] * nf4_isum(x->qs + 32 * sb, A.qs + 64 * sb));
+      s += d * static_cast<float>(int64_t{x->sc[sb]} * nf4_isum(x->qs + 32 * sb, A.qs + 64 * sb));
   }
   return s;
 }
