@@ -48,7 +48,9 @@ const char* kHelp =
     "  --type T        weight type to measure (repeatable; default: a representative set)\n"
     "  -t, --threads L comma-separated thread counts (default 1,2)\n"
     "  --batch N       tokens of the batched product; 0 skips it (default 512)\n"
-    "  --mb N          megabytes of weights streamed per matrix-vector pass (default 320)\n"
+    "  --mb N          megabytes of weights streamed per matrix-vector pass (default 320); below\n"
+    "                  one 7B layer (~100 MB at 4 bits) a single 4096-wide matrix of that size, which\n"
+    "                  stays in cache and shows a kernel's compute ceiling\n"
     "  --seconds S     time spent per measurement (default 0.5)\n"
     "  --isa NAME      kernel level: scalar, avx2, avx512, neon (default: the best here)\n";
 
@@ -270,14 +272,22 @@ int run_kernel_bench(const std::vector<std::string>& argv) {
               batch > 0 ? "batch GFLOPS" : "");
   for (Type t : types) {
     if (traits(t).to_float == nullptr || !traits(t).is_quantized) fail("%s is not a quantized weight type", type_name(t));
-    const std::vector<Shape> layer(std::begin(kLayer), std::end(kLayer));
+    std::vector<Shape> layer(std::begin(kLayer), std::end(kLayer));
     size_t layer_bytes = 0;
     for (const Shape& s : layer) layer_bytes += row_size(t, s.K) * static_cast<size_t>(s.M);
+    if (target < layer_bytes) {
+      // Less than one layer (e.g. --mb 1): one 4096-wide matrix of about that size, served
+      // from cache, which gives the kernel's compute ceiling rather than a DRAM figure.
+      const int64_t rows = std::max<int64_t>(16, static_cast<int64_t>(target / row_size(t, 4096)));
+      layer = {{4096, rows}};
+      layer_bytes = row_size(t, 4096) * static_cast<size_t>(rows);
+    }
     const int layers = static_cast<int>((target + layer_bytes - 1) / layer_bytes);
     WeightSet ws(t, layers, layer);
     Products mv(ws.w, 1);
     // The batched product: one 4096×4096 and one 11008×4096 matrix.
-    std::vector<Tensor*> gemm_w = {ws.w[0], ws.w[4]};
+    std::vector<Tensor*> gemm_w = {ws.w[0]};
+    if (ws.w.size() > 4) gemm_w.push_back(ws.w[4]);
     std::unique_ptr<Products> pp = batch > 0 ? std::make_unique<Products>(gemm_w, batch) : nullptr;
     double gemm_flop = 0.0;
     for (Tensor* w : gemm_w) gemm_flop += 2.0 * static_cast<double>(w->ne[0] * w->ne[1]) * static_cast<double>(batch);
