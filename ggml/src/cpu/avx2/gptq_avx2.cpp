@@ -168,25 +168,29 @@ struct GptqKernel {
   }
 
   // The same vectors for the last, partial batch (n < 8 groups), lane by lane;
-  // lanes past the row get d = 0 and read nothing.
-  static void tail_vectors(int n, const uint8_t* w, const BlockQ8A* A, __m256* d, __m256i* z, __m256i* asum) {
+  // lanes past the row get d = 0 and read nothing. The weight side:
+  static void tail_headers(int n, const uint8_t* w, __m256* d, __m256i* z) {
     alignas(32) uint16_t dh[8] = {};
-    alignas(32) int32_t zz[8] = {}, as[8] = {};
+    alignas(32) int32_t zz[8] = {};
     for (int i = 0; i < n; ++i) {
       const uint8_t* p = w + i * kF.bytes();
       std::memcpy(&dh[i], p, 2);
       zz[i] = Z ? p[2] : 0;
-      const BlockQ8A& b = A[i * G / kQK8_A];
-      for (int s = 0; s < G / 32; ++s) as[i] += b.bsums[i * G % kQK8_A / 32 + s];
     }
     *d = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(dh)));
     *z = _mm256_load_si256(reinterpret_cast<const __m256i*>(zz));
-    *asum = _mm256_load_si256(reinterpret_cast<const __m256i*>(as));
   }
-  static __m256 tail_act_scales(int n, const BlockQ8A* A) {
-    alignas(32) float da[8] = {};
-    for (int i = 0; i < n; ++i) da[i] = A[i * G / kQK8_A].d;
-    return _mm256_load_ps(da);
+  // and the activation side.
+  static void tail_act(int n, const BlockQ8A* A, __m256i* asum, __m256* da) {
+    alignas(32) int32_t as[8] = {};
+    alignas(32) float ds[8] = {};
+    for (int i = 0; i < n; ++i) {
+      const BlockQ8A& b = A[i * G / kQK8_A];
+      for (int s = 0; s < G / 32; ++s) as[i] += b.bsums[i * G % kQK8_A / 32 + s];
+      ds[i] = b.d;
+    }
+    *asum = _mm256_load_si256(reinterpret_cast<const __m256i*>(as));
+    *da = _mm256_load_ps(ds);
   }
 
   // What a full batch needs from one activation row alone.
@@ -195,14 +199,17 @@ struct GptqKernel {
     __m256 da;
   };
 
-  // kPre: the activation vectors come precomputed in pre[j] (full batches).
+  // kPre: the activation vectors come precomputed in pre[j].
   template <int NA, bool kFull, bool kPre>
   static void batch(int n, const uint8_t* w, const BlockQ8A* const* A, const ActBatch* pre, __m256* acc) {
     __m256i S[NA];
     batch_sums<NA, kFull>(n, w, A, S);
     __m256 d;
     __m256i z;
-    if constexpr (kFull) headers(w, &d, &z);
+    if constexpr (kFull)
+      headers(w, &d, &z);
+    else
+      tail_headers(n, w, &d, &z);
     for (int j = 0; j < NA; ++j) {
       __m256i as;
       __m256 da;
@@ -213,8 +220,7 @@ struct GptqKernel {
         as = asums(A[j]);
         da = act_scales(A[j]);
       } else {
-        tail_vectors(n, w, A[j], &d, &z, &as);
-        da = tail_act_scales(n, A[j]);
+        tail_act(n, A[j], &as, &da);
       }
       const __m256i zs = Z ? _mm256_mullo_epi32(z, as) : _mm256_slli_epi32(as, B - 1);
       const __m256 x = _mm256_cvtepi32_ps(_mm256_sub_epi32(S[j], zs));
@@ -223,7 +229,7 @@ struct GptqKernel {
   }
 
   // One weight row against NA activation rows; pre (NA = 1 only): the
-  // activation vectors of every full batch.
+  // activation vectors of every batch, the partial last one included.
   template <int NA>
   static void row(int64_t nb, const uint8_t* wr, const uint8_t* const* act, const ActBatch* pre, float* out,
                   int64_t ldo) {
@@ -240,7 +246,10 @@ struct GptqKernel {
     }
     if (g < nb) {
       for (int j = 0; j < NA; ++j) A[j] = reinterpret_cast<const BlockQ8A*>(act[j]) + g * G / kQK8_A;
-      batch<NA, false, false>(static_cast<int>(nb - g), wr + g * kF.bytes(), A, nullptr, acc);
+      if (pre != nullptr)
+        batch<NA, false, true>(static_cast<int>(nb - g), wr + g * kF.bytes(), A, pre + g / kBatch, acc);
+      else
+        batch<NA, false, false>(static_cast<int>(nb - g), wr + g * kF.bytes(), A, nullptr, acc);
     }
     for (int j = 0; j < NA; ++j) out[j * ldo] = hsum(acc[j]);
   }
@@ -258,7 +267,7 @@ struct GptqKernel {
                    int64_t ldo) {
     constexpr int64_t kMaxBatches = 128;  // 8 KiB of stack: k up to 2^17 at G = 128
     const int64_t nb = (k + G - 1) / G;
-    if (nc != 1 || nb / kBatch > kMaxBatches) {
+    if (nc != 1 || (nb + kBatch - 1) / kBatch > kMaxBatches) {
       gemm_tiles<GptqKernel>(k, w, ws, nr, a, as, nc, out, ldo);
       return;
     }
@@ -268,6 +277,7 @@ struct GptqKernel {
       const BlockQ8A* Ab = A + b * kBlocks;
       pre[b] = {asums(Ab), act_scales(Ab)};
     }
+    if (nb % kBatch != 0) tail_act(static_cast<int>(nb % kBatch), A + nb / kBatch * kBlocks, &pre[nb / kBatch].asum, &pre[nb / kBatch].da);
     const uint8_t* W = static_cast<const uint8_t*>(w);
     const uint8_t* ap = static_cast<const uint8_t*>(a);
     for (int64_t r = 0; r < nr; ++r) row<1>(nb, W + r * ws, &ap, pre, out + r, ldo);
