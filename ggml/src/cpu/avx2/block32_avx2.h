@@ -1,4 +1,4 @@
-// AVX2 tile loops shared by llama.cpp's 32-element blocks (Q4_0, Q8_0, Q5_0,
+// AVX2 tile loops shared by llama.cpp's 32-element blocks (Q8_0, Q5_0,
 // IQ4_NL against Q8_0 activations; Q4_1, Q5_1 against Q8_A). A decoder D
 // says how one block turns into 32 int8 weights; the loops are the same.
 // Included only by AVX2 files (compiled with AVX2 flags).
