@@ -18,6 +18,7 @@
 
 #include "../../quants.h"
 #include "../../quants_bnb.h"
+#include "../code_books.h"
 #include "../gemm_tiles.h"
 #include "avx2_util.h"
 
@@ -27,13 +28,9 @@ namespace qgml::avx2 {
 struct CodeTables {
   __m256i lo, hi;
   explicit CodeTables(const int16_t* codes) {
-    alignas(16) uint8_t l[16], h[16];
-    for (int i = 0; i < 16; ++i) {
-      l[i] = static_cast<uint8_t>(codes[i] & 0xff);
-      h[i] = static_cast<uint8_t>(static_cast<uint16_t>(codes[i]) >> 8);
-    }
-    lo = bcast16(l);
-    hi = bcast16(h);
+    const CodeBytes b(codes);
+    lo = bcast16(b.lo);
+    hi = bcast16(b.hi);
   }
 };
 
@@ -127,17 +124,8 @@ struct Bnb4Layout {
   static const uint8_t* codes(const Block* b, int) { return b->qs; }
 };
 
-// The code books: int16 codes and their unit.
-struct Nf4Book {
-  static const int16_t* codes() { return kNF4Int; }
-  static constexpr float kUnit = kNF4IntUnit;
-};
-struct Fp4Book {
-  static const int16_t* codes() { return kFP4Int; }
-  static constexpr float kUnit = kFP4IntUnit;
-};
-
-// vec_dot and gemm of a code-book type: block layout L, code book Book.
+// vec_dot and gemm of a code-book type: block layout L, code book Book
+// (code_books.h).
 template <class L, class Book>
 struct CodebookKernel {
   using Block = typename L::Block;

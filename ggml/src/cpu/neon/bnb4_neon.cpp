@@ -11,7 +11,6 @@ namespace qgml {
 
 void register_neon_bnb4_kernels(KernelTable& t) {
   using neon::CodebookKernel;
-  using neon::Fp4Book;
   t[Type::NF4_F32].vec_dot = vec_dot_tile<CodebookKernel<BlockBnb4>>;
   t[Type::NF4_F32].gemm = gemm_tiles<CodebookKernel<BlockBnb4>>;
   t[Type::FP4_F32].vec_dot = vec_dot_tile<CodebookKernel<BlockBnb4, Fp4Book>>;

@@ -11,6 +11,7 @@
 
 #include "../../quants.h"
 #include "../../quants_bnb.h"
+#include "../code_books.h"
 #include "../gemm_tiles.h"
 
 namespace qgml::neon {
@@ -37,13 +38,9 @@ inline float f16(const uint8_t* p) {
 struct CodeTables {
   uint8x16_t lo, hi;
   explicit CodeTables(const int16_t* codes) {
-    uint8_t l[16], h[16];
-    for (int i = 0; i < 16; ++i) {
-      l[i] = static_cast<uint8_t>(codes[i] & 0xff);
-      h[i] = static_cast<uint8_t>(static_cast<uint16_t>(codes[i]) >> 8);
-    }
-    lo = vld1q_u8(l);
-    hi = vld1q_u8(h);
+    const CodeBytes b(codes);
+    lo = vld1q_u8(b.lo);
+    hi = vld1q_u8(b.hi);
   }
 };
 
@@ -72,27 +69,17 @@ inline int32x4_t code_sub(const uint8_t* qs, const int8_t* qa, const CodeTables&
   return acc;
 }
 
-// The code books: int16 codes and their unit.
-struct Nf4Book {
-  static const int16_t* codes() { return kNF4Int; }
-  static constexpr float kUnit = kNF4IntUnit;
-};
-struct Fp4Book {
-  static const int16_t* codes() { return kFP4Int; }
-  static constexpr float kUnit = kFP4IntUnit;
-};
-
 inline float block_scale(const BlockNF4* b) { return f16(reinterpret_cast<const uint8_t*>(&b->d)); }
 inline float block_scale(const BlockBnb4* b) { return b->d; }
 
 // Code-book blocks against Q8_A: Blk is BlockNF4 / BlockBnb4 (one scale per
 // 64) or BlockNF4DQ (four 8-bit sub-block scales under one f16).
-template <class Blk, class Book = Nf4Book>
+template <class Blk, class Book = Nf4Book>  // Book: code_books.h
 struct CodebookKernel {
   static constexpr bool kDq = std::is_same_v<Blk, BlockNF4DQ>;
   template <int R, int NA>
   static void tile(int64_t k, const uint8_t* w, size_t ws, const uint8_t* const* act, float* out, int64_t ldo) {
-    const CodeTables tbl(Book::codes());
+    static const CodeTables tbl(Book::codes());  // built once, not per row
     constexpr int kQK = kDq ? kQKNF4DQ : 64;
     float32x4_t acc[R][NA];
     for (int r = 0; r < R; ++r)
