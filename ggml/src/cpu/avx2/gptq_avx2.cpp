@@ -14,6 +14,8 @@
 // gathered by 32-bit inserts) and the activation scales are vectors with the
 // same lanes. One convert, one multiply and one FMA then serve 8 groups, and
 // each lane's float sum is the same whatever the tile shape.
+#include <vector>
+
 #include "../../quants.h"
 #include "../gemm_tiles.h"
 #include "../kernels.h"
@@ -199,9 +201,10 @@ struct GptqKernel {
     __m256 da;
   };
 
-  // kPre: the activation vectors come precomputed in pre[j].
+  // kPre: the activation vectors come precomputed, pre[j][bi] for activation row j.
   template <int NA, bool kFull, bool kPre>
-  static void batch(int n, const uint8_t* w, const BlockQ8A* const* A, const ActBatch* pre, __m256* acc) {
+  static void batch(int n, const uint8_t* w, const BlockQ8A* const* A, const ActBatch* const* pre, int64_t bi,
+                    __m256* acc) {
     __m256i S[NA];
     batch_sums<NA, kFull>(n, w, A, S);
     __m256 d;
@@ -214,8 +217,8 @@ struct GptqKernel {
       __m256i as;
       __m256 da;
       if constexpr (kPre) {
-        as = pre[j].asum;
-        da = pre[j].da;
+        as = pre[j][bi].asum;
+        da = pre[j][bi].da;
       } else if constexpr (kFull) {
         as = asums(A[j]);
         da = act_scales(A[j]);
@@ -228,10 +231,10 @@ struct GptqKernel {
     }
   }
 
-  // One weight row against NA activation rows; pre (NA = 1 only): the
-  // activation vectors of every batch, the partial last one included.
+  // One weight row against NA activation rows; pre: null, or per activation
+  // row the vectors of every batch, the partial last one included.
   template <int NA>
-  static void row(int64_t nb, const uint8_t* wr, const uint8_t* const* act, const ActBatch* pre, float* out,
+  static void row(int64_t nb, const uint8_t* wr, const uint8_t* const* act, const ActBatch* const* pre, float* out,
                   int64_t ldo) {
     __m256 acc[NA];
     for (int j = 0; j < NA; ++j) acc[j] = _mm256_setzero_ps();
@@ -240,16 +243,16 @@ struct GptqKernel {
     for (; g + kBatch <= nb; g += kBatch) {
       for (int j = 0; j < NA; ++j) A[j] = reinterpret_cast<const BlockQ8A*>(act[j]) + g * G / kQK8_A;
       if (pre != nullptr)
-        batch<NA, true, true>(kBatch, wr + g * kF.bytes(), A, pre + g / kBatch, acc);
+        batch<NA, true, true>(kBatch, wr + g * kF.bytes(), A, pre, g / kBatch, acc);
       else
-        batch<NA, true, false>(kBatch, wr + g * kF.bytes(), A, nullptr, acc);
+        batch<NA, true, false>(kBatch, wr + g * kF.bytes(), A, nullptr, 0, acc);
     }
     if (g < nb) {
       for (int j = 0; j < NA; ++j) A[j] = reinterpret_cast<const BlockQ8A*>(act[j]) + g * G / kQK8_A;
       if (pre != nullptr)
-        batch<NA, false, true>(static_cast<int>(nb - g), wr + g * kF.bytes(), A, pre + g / kBatch, acc);
+        batch<NA, false, true>(static_cast<int>(nb - g), wr + g * kF.bytes(), A, pre, g / kBatch, acc);
       else
-        batch<NA, false, false>(static_cast<int>(nb - g), wr + g * kF.bytes(), A, nullptr, acc);
+        batch<NA, false, false>(static_cast<int>(nb - g), wr + g * kF.bytes(), A, nullptr, 0, acc);
     }
     for (int j = 0; j < NA; ++j) out[j * ldo] = hsum(acc[j]);
   }
@@ -259,28 +262,41 @@ struct GptqKernel {
     for (int r = 0; r < R; ++r) row<NA>((k + G - 1) / G, w + r * ws, act, nullptr, out + r, ldo);
   }
 
-  // gemm_tiles, but for one activation row its per-batch vectors (Σa per
-  // group, activation scales) are computed once for all weight rows rather
-  // than once per row; they are the same values, so results stay those of
-  // vec_dot bit for bit.
+  // As gemm_tiles, but each activation row's per-batch vectors (Σa per
+  // group, activation scales) are computed once per call for all weight rows
+  // (a thread's own buffer) rather than once per row and tile; they are the
+  // same values, so results stay those of vec_dot bit for bit.
   static void gemm(int64_t k, const void* w, size_t ws, int64_t nr, const void* a, size_t as, int64_t nc, float* out,
                    int64_t ldo) {
-    constexpr int64_t kMaxBatches = 128;  // 8 KiB of stack: k up to 2^17 at G = 128
-    const int64_t nb = (k + G - 1) / G;
-    if (nc != 1 || (nb + kBatch - 1) / kBatch > kMaxBatches) {
-      gemm_tiles<GptqKernel>(k, w, ws, nr, a, as, nc, out, ldo);
-      return;
+    const int64_t nb = (k + G - 1) / G, nbat = (nb + kBatch - 1) / kBatch;
+    thread_local std::vector<ActBatch> buf;
+    if (buf.size() < static_cast<size_t>(nc * nbat)) buf.resize(static_cast<size_t>(nc * nbat));
+    const uint8_t* ab = static_cast<const uint8_t*>(a);
+    for (int64_t c = 0; c < nc; ++c) {
+      const BlockQ8A* A = reinterpret_cast<const BlockQ8A*>(ab + c * as);
+      ActBatch* pre = buf.data() + c * nbat;
+      for (int64_t b = 0; b < nb / kBatch; ++b) pre[b] = {asums(A + b * kBlocks), act_scales(A + b * kBlocks)};
+      if (nb % kBatch != 0)
+        tail_act(static_cast<int>(nb % kBatch), A + nb / kBatch * kBlocks, &pre[nb / kBatch].asum, &pre[nb / kBatch].da);
     }
-    ActBatch pre[kMaxBatches];
-    const BlockQ8A* A = static_cast<const BlockQ8A*>(a);
-    for (int64_t b = 0; b < nb / kBatch; ++b) {
-      const BlockQ8A* Ab = A + b * kBlocks;
-      pre[b] = {asums(Ab), act_scales(Ab)};
-    }
-    if (nb % kBatch != 0) tail_act(static_cast<int>(nb % kBatch), A + nb / kBatch * kBlocks, &pre[nb / kBatch].asum, &pre[nb / kBatch].da);
     const uint8_t* W = static_cast<const uint8_t*>(w);
-    const uint8_t* ap = static_cast<const uint8_t*>(a);
-    for (int64_t r = 0; r < nr; ++r) row<1>(nb, W + r * ws, &ap, pre, out + r, ldo);
+    for (int64_t r = 0; r < nr; ++r) {
+      int64_t c = 0;
+      for (; nc > 1 && c + kTileCols <= nc; c += kTileCols) {
+        const uint8_t* ap[kTileCols];
+        const ActBatch* pp[kTileCols];
+        for (int j = 0; j < kTileCols; ++j) {
+          ap[j] = ab + (c + j) * as;
+          pp[j] = buf.data() + (c + j) * nbat;
+        }
+        row<kTileCols>(nb, W + r * ws, ap, pp, out + c * ldo + r, ldo);
+      }
+      for (; c < nc; ++c) {
+        const uint8_t* ap = ab + c * as;
+        const ActBatch* pp = buf.data() + c * nbat;
+        row<1>(nb, W + r * ws, &ap, &pp, out + c * ldo + r, ldo);
+      }
+    }
   }
 };
 
