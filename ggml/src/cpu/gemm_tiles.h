@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
+#include <vector>
 
 namespace qgml {
 
@@ -47,6 +48,29 @@ void gemm_tiles(int64_t k, const void* w, size_t ws, int64_t nr, const void* a, 
       K::template tile<1, 1>(k, W + r * ws, ws, &ap, out + c * ldo + r, ldo);
     }
   }
+}
+
+// The walk of gemm_tiles for kernels that prepare their activation rows once
+// per call (widened, rearranged, with per-batch sums): f(cols, r, c) with
+// cols a std::integral_constant of kTileCols (then 1 for the columns left),
+// for weight row r and first activation column c.
+template <typename F>
+void for_each_tile(int64_t nr, int64_t nc, const F& f) {
+  for (int64_t r = 0; r < nr; ++r) {
+    int64_t c = 0;
+    for (; c + kTileCols <= nc; c += kTileCols) f(std::integral_constant<int, kTileCols>{}, r, c);
+    for (; c < nc; ++c) f(std::integral_constant<int, 1>{}, r, c);
+  }
+}
+
+// n elements of the calling thread's own buffer for T (grown, never shrunk),
+// valid until the thread's next call for the same T: where those kernels
+// put what they prepare.
+template <typename T>
+T* thread_scratch(size_t n) {
+  thread_local std::vector<T> buf;
+  if (buf.size() < n) buf.resize(n);
+  return buf.data();
 }
 
 namespace detail {

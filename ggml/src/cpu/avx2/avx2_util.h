@@ -22,6 +22,35 @@ inline int hsum_i32(__m256i v) {
   return _mm_cvtsi128_si32(s);
 }
 
+// The activation quantizers' shared steps. block_floats: the qk floats of
+// the block at x[i] in a row of k, or for a last partial block a zero-padded
+// copy in tmp (qk floats).
+inline const float* block_floats(const float* x, int64_t i, int64_t k, float* tmp, int qk) {
+  if (k - i >= qk) return x + i;
+  std::memset(tmp, 0, static_cast<size_t>(qk) * sizeof(float));
+  std::memcpy(tmp, x + i, static_cast<size_t>(k - i) * sizeof(float));
+  return tmp;
+}
+
+// max |p[j]| over n floats (n a multiple of 8).
+inline float absmax(const float* p, int n) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  __m256 m = _mm256_setzero_ps();
+  for (int j = 0; j < n; j += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(p + j)));
+  __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+  m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+  m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+  return _mm_cvtss_f32(m4);
+}
+
+// Stores 4 × 8 int32 as 32 int8 in element order (saturating): packs work
+// per 128-bit lane, the permute restores the order.
+inline void store_i8(int8_t* dst, __m256i a, __m256i b, __m256i c, __m256i d) {
+  const __m256i b8 = _mm256_packs_epi16(_mm256_packs_epi32(a, b), _mm256_packs_epi32(c, d));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst),
+                      _mm256_permutevar8x32_epi32(b8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+}
+
 inline float f16(const uint8_t* p) {
   uint16_t h;
   std::memcpy(&h, p, 2);

@@ -14,8 +14,6 @@
 // gathered by 32-bit inserts) and the activation scales are vectors with the
 // same lanes. One convert, one multiply and one FMA then serve 8 groups, and
 // each lane's float sum is the same whatever the tile shape.
-#include <vector>
-
 #include "../../quants.h"
 #include "../gemm_tiles.h"
 #include "../kernels.h"
@@ -269,34 +267,26 @@ struct GptqKernel {
   static void gemm(int64_t k, const void* w, size_t ws, int64_t nr, const void* a, size_t as, int64_t nc, float* out,
                    int64_t ldo) {
     const int64_t nb = (k + G - 1) / G, nbat = (nb + kBatch - 1) / kBatch;
-    thread_local std::vector<ActBatch> buf;
-    if (buf.size() < static_cast<size_t>(nc * nbat)) buf.resize(static_cast<size_t>(nc * nbat));
+    ActBatch* buf = thread_scratch<ActBatch>(static_cast<size_t>(nc * nbat));
     const uint8_t* ab = static_cast<const uint8_t*>(a);
     for (int64_t c = 0; c < nc; ++c) {
       const BlockQ8A* A = reinterpret_cast<const BlockQ8A*>(ab + c * as);
-      ActBatch* pre = buf.data() + c * nbat;
+      ActBatch* pre = buf + c * nbat;
       for (int64_t b = 0; b < nb / kBatch; ++b) pre[b] = {asums(A + b * kBlocks), act_scales(A + b * kBlocks)};
       if (nb % kBatch != 0)
         tail_act(static_cast<int>(nb % kBatch), A + nb / kBatch * kBlocks, &pre[nb / kBatch].asum, &pre[nb / kBatch].da);
     }
     const uint8_t* W = static_cast<const uint8_t*>(w);
-    for (int64_t r = 0; r < nr; ++r) {
-      int64_t c = 0;
-      for (; nc > 1 && c + kTileCols <= nc; c += kTileCols) {
-        const uint8_t* ap[kTileCols];
-        const ActBatch* pp[kTileCols];
-        for (int j = 0; j < kTileCols; ++j) {
-          ap[j] = ab + (c + j) * as;
-          pp[j] = buf.data() + (c + j) * nbat;
-        }
-        row<kTileCols>(nb, W + r * ws, ap, pp, out + c * ldo + r, ldo);
+    for_each_tile(nr, nc, [&](auto cols, int64_t r, int64_t c) {
+      constexpr int C = decltype(cols)::value;
+      const uint8_t* ap[C];
+      const ActBatch* pp[C];
+      for (int j = 0; j < C; ++j) {
+        ap[j] = ab + (c + j) * as;
+        pp[j] = buf + (c + j) * nbat;
       }
-      for (; c < nc; ++c) {
-        const uint8_t* ap = ab + c * as;
-        const ActBatch* pp = buf.data() + c * nbat;
-        row<1>(nb, W + r * ws, &ap, &pp, out + c * ldo + r, ldo);
-      }
-    }
+      row<C>(nb, W + r * ws, ap, pp, out + c * ldo + r, ldo);
+    });
   }
 };
 
@@ -304,21 +294,9 @@ struct GptqKernel {
 void quantize_q8_a(const float* x, void* dst, int64_t k) {
   BlockQ8A* out = static_cast<BlockQ8A*>(dst);
   alignas(32) float tmp[kQK8_A];
-  const __m256 sign = _mm256_set1_ps(-0.0f);
-  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   for (int64_t i = 0; i < k; i += kQK8_A, ++out) {
-    const float* src = x + i;
-    if (k - i < kQK8_A) {
-      std::memset(tmp, 0, sizeof tmp);
-      std::memcpy(tmp, src, static_cast<size_t>(k - i) * sizeof(float));
-      src = tmp;
-    }
-    __m256 m = _mm256_setzero_ps();
-    for (int j = 0; j < kQK8_A; j += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(src + j)));
-    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-    const float d = _mm_cvtss_f32(m4) / 127.0f;
+    const float* src = block_floats(x, i, k, tmp, kQK8_A);
+    const float d = absmax(src, kQK8_A) / 127.0f;
     const __m256 id = _mm256_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
     out->d = d;
     for (int s = 0; s < kQK8_A / 32; ++s) {
@@ -328,9 +306,7 @@ void quantize_q8_a(const float* x, void* dst, int64_t k) {
       const __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(p + 16), id));
       const __m256i i3 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(p + 24), id));
       out->bsums[s] = static_cast<int16_t>(hsum_i32(_mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3))));
-      // packs work per 128-bit lane; the permute restores element order.
-      const __m256i b8 = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out->qs + 32 * s), _mm256_permutevar8x32_epi32(b8, order));
+      store_i8(out->qs + 32 * s, i0, i1, i2, i3);
     }
   }
 }

@@ -221,21 +221,9 @@ struct Q6K {
 void quantize_q8_k(const float* x, void* dst, int64_t k) {
   BlockQ8K* out = static_cast<BlockQ8K*>(dst);
   alignas(32) float tmp[kQK_K];
-  const __m256 sign = _mm256_set1_ps(-0.0f);
-  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   for (int64_t i = 0; i < k; i += kQK_K, ++out) {
-    const float* src = x + i;
-    if (k - i < kQK_K) {
-      std::memset(tmp, 0, sizeof tmp);
-      std::memcpy(tmp, src, static_cast<size_t>(k - i) * sizeof(float));
-      src = tmp;
-    }
-    __m256 m = _mm256_setzero_ps();
-    for (int j = 0; j < kQK_K; j += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(src + j)));
-    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-    const float amax = _mm_cvtss_f32(m4);
+    const float* src = block_floats(x, i, k, tmp, kQK_K);
+    const float amax = absmax(src, kQK_K);
     if (amax == 0.0f) {
       std::memset(out, 0, sizeof *out);
       continue;
@@ -258,8 +246,7 @@ void quantize_q8_k(const float* x, void* dst, int64_t k) {
       // Sums of 16: elements 0-15 are v[0], v[1]; 16-31 are v[2], v[3].
       out->bsums[2 * s] = static_cast<int16_t>(hsum_i32(_mm256_add_epi32(v[0], v[1])));
       out->bsums[2 * s + 1] = static_cast<int16_t>(hsum_i32(_mm256_add_epi32(v[2], v[3])));
-      const __m256i b8 = _mm256_packs_epi16(_mm256_packs_epi32(v[0], v[1]), _mm256_packs_epi32(v[2], v[3]));
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out->qs + 32 * s), _mm256_permutevar8x32_epi32(b8, order));
+      store_i8(out->qs + 32 * s, v[0], v[1], v[2], v[3]);
     }
     out->d = 1.0f / iscale;
   }

@@ -14,8 +14,6 @@
 // issue once per 1.3 cycles on the AMD EPYC dev machine, an unpack twice per
 // cycle. Included only by files compiled with AVX2 flags.
 #pragma once
-#include <vector>
-
 #include "../../quants.h"
 #include "../../quants_bnb.h"
 #include "../code_books.h"
@@ -66,14 +64,13 @@ struct WideRows {
   const int16_t* data;
   int64_t stride;  // elements from one row to the next
   WideRows(const uint8_t* a, size_t a_stride, int64_t nc, int64_t k, int64_t block) {
-    thread_local std::vector<int16_t> buf;
     stride = (k + block - 1) / block * block;
-    if (buf.size() < static_cast<size_t>(nc * stride)) buf.resize(static_cast<size_t>(nc * stride));
+    int16_t* buf = thread_scratch<int16_t>(static_cast<size_t>(nc * stride));
     for (int64_t c = 0; c < nc; ++c) {
       const BlockQ8A* A = reinterpret_cast<const BlockQ8A*>(a + c * a_stride);
       for (int64_t e0 = 0; e0 < stride; e0 += 64) {
         const int8_t* q = A[e0 / kQK8_A].qs + e0 % kQK8_A;
-        int16_t* o = buf.data() + c * stride + e0;
+        int16_t* o = buf + c * stride + e0;
         for (int h = 0; h < 2; ++h) {
           const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + 32 * h));
           const __m128i y = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + 32 * h + 16));
@@ -83,7 +80,7 @@ struct WideRows {
         }
       }
     }
-    data = buf.data();
+    data = buf;
   }
 };
 
@@ -185,24 +182,16 @@ struct CodebookKernel {
     const WideRows wide(static_cast<const uint8_t*>(a), as, nc, k, kQK);
     const uint8_t* W = static_cast<const uint8_t*>(w);
     const uint8_t* A = static_cast<const uint8_t*>(a);
-    auto act = [&](int64_t c) { return reinterpret_cast<const BlockQ8A*>(A + c * as); };
-    for (int64_t r = 0; r < nr; ++r) {
-      int64_t c = 0;
-      for (; c + kTileCols <= nc; c += kTileCols) {
-        const int16_t* wp[kTileCols];
-        const BlockQ8A* ap[kTileCols];
-        for (int j = 0; j < kTileCols; ++j) {
-          wp[j] = wide.data + (c + j) * wide.stride;
-          ap[j] = act(c + j);
-        }
-        tile<kTileCols>(k, W + r * ws, wp, ap, t, out + c * ldo + r, ldo);
+    for_each_tile(nr, nc, [&](auto cols, int64_t r, int64_t c) {
+      constexpr int C = decltype(cols)::value;
+      const int16_t* wp[C];
+      const BlockQ8A* ap[C];
+      for (int j = 0; j < C; ++j) {
+        wp[j] = wide.data + (c + j) * wide.stride;
+        ap[j] = reinterpret_cast<const BlockQ8A*>(A + (c + j) * as);
       }
-      for (; c < nc; ++c) {
-        const int16_t* wp = wide.data + c * wide.stride;
-        const BlockQ8A* ap = act(c);
-        tile<1>(k, W + r * ws, &wp, &ap, t, out + c * ldo + r, ldo);
-      }
-    }
+      tile<C>(k, W + r * ws, wp, ap, t, out + c * ldo + r, ldo);
+    });
   }
 
   static float vec_dot(int64_t k, const void* w, const void* a) {

@@ -2,8 +2,6 @@
 // Q4_1 against Q8_A activations, for llama.cpp's Q4_0 (two blocks per
 // register, q4_0_avx2.h) and Q8_0 against Q8_0 activations, and the Q8_0
 // activation quantizer.
-#include <cstring>
-
 #include "qgml/fp16.h"
 #include "../../quants.h"
 #include "../gemm_tiles.h"
@@ -40,37 +38,20 @@ void quantize_q8_0(const float* x, void* dst, int64_t k) {
   BlockQ8_0* out = static_cast<BlockQ8_0*>(dst);
   alignas(32) float tmp[kQK8_0];
   const __m256 sign = _mm256_set1_ps(-0.0f), half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
-  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   for (int64_t i = 0; i < k; i += kQK8_0, ++out) {
-    const float* src = x + i;
-    if (k - i < kQK8_0) {
-      std::memset(tmp, 0, sizeof tmp);
-      std::memcpy(tmp, src, static_cast<size_t>(k - i) * sizeof(float));
-      src = tmp;
-    }
-    __m256 v[4];
-    __m256 m = _mm256_setzero_ps();
-    for (int j = 0; j < 4; ++j) {
-      v[j] = _mm256_loadu_ps(src + 8 * j);
-      m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v[j]));
-    }
-    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-    const float d = _mm_cvtss_f32(m4) / 127.0f;
+    const float* src = block_floats(x, i, k, tmp, kQK8_0);
+    const float d = absmax(src, kQK8_0) / 127.0f;
     const __m256 id = _mm256_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
     out->d = f32_to_fp16(d);
     __m256i q[4];
     for (int j = 0; j < 4; ++j) {
-      const __m256 y = _mm256_mul_ps(v[j], id);
+      const __m256 y = _mm256_mul_ps(_mm256_loadu_ps(src + 8 * j), id);
       const __m256 t = _mm256_round_ps(y, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
       const __m256 up = _mm256_cmp_ps(_mm256_andnot_ps(sign, _mm256_sub_ps(y, t)), half, _CMP_GE_OQ);
       const __m256 step = _mm256_and_ps(up, _mm256_or_ps(_mm256_and_ps(y, sign), one));  // ±1 where rounding away
       q[j] = _mm256_cvttps_epi32(_mm256_add_ps(t, step));
     }
-    // packs work per 128-bit lane; the permute restores element order.
-    const __m256i b8 = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out->qs), _mm256_permutevar8x32_epi32(b8, order));
+    store_i8(out->qs, q[0], q[1], q[2], q[3]);
   }
 }
 

@@ -18,8 +18,6 @@
 // results do not depend on how callers split the work.
 // Included only by files compiled with AVX2 flags.
 #pragma once
-#include <vector>
-
 #include "../../quants.h"
 #include "../gemm_tiles.h"
 #include "avx2_util.h"
@@ -43,15 +41,14 @@ struct ActPairs {
   const Q8_0Pair* data;
   int64_t stride;  // pairs per row
   ActPairs(const uint8_t* a, size_t a_stride, int64_t nc, int64_t k) {
-    thread_local std::vector<Q8_0Pair> buf;
     const int64_t nb = (k + kQK8_0 - 1) / kQK8_0;
     stride = (nb + 1) / 2;
-    if (buf.size() < static_cast<size_t>(nc * stride)) buf.resize(static_cast<size_t>(nc * stride));
+    Q8_0Pair* buf = thread_scratch<Q8_0Pair>(static_cast<size_t>(nc * stride));
     const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
     for (int64_t c = 0; c < nc; ++c) {
       const BlockQ8_0* y = reinterpret_cast<const BlockQ8_0*>(a + c * a_stride);
       for (int64_t p = 0; p < stride; ++p) {
-        Q8_0Pair& o = buf[static_cast<size_t>(c * stride + p)];
+        Q8_0Pair& o = buf[c * stride + p];
         const BlockQ8_0* y0 = y + 2 * p;
         const bool two = 2 * p + 1 < nb;
         const __m128i zero = _mm_setzero_si128();
@@ -74,7 +71,7 @@ struct ActPairs {
         }
       }
     }
-    data = buf.data();
+    data = buf;
   }
 };
 
@@ -120,18 +117,12 @@ struct Q4_0PairKernel {
                    int64_t ldo) {
     const ActPairs pairs(static_cast<const uint8_t*>(a), as, nc, k);
     const uint8_t* W = static_cast<const uint8_t*>(w);
-    for (int64_t r = 0; r < nr; ++r) {
-      int64_t c = 0;
-      for (; c + kTileCols <= nc; c += kTileCols) {
-        const Q8_0Pair* ap[kTileCols];
-        for (int j = 0; j < kTileCols; ++j) ap[j] = pairs.data + (c + j) * pairs.stride;
-        tile<kTileCols>(k, W + r * ws, ap, out + c * ldo + r, ldo);
-      }
-      for (; c < nc; ++c) {
-        const Q8_0Pair* ap = pairs.data + c * pairs.stride;
-        tile<1>(k, W + r * ws, &ap, out + c * ldo + r, ldo);
-      }
-    }
+    for_each_tile(nr, nc, [&](auto cols, int64_t r, int64_t c) {
+      constexpr int C = decltype(cols)::value;
+      const Q8_0Pair* ap[C];
+      for (int j = 0; j < C; ++j) ap[j] = pairs.data + (c + j) * pairs.stride;
+      tile<C>(k, W + r * ws, ap, out + c * ldo + r, ldo);
+    });
   }
 
   static float vec_dot(int64_t k, const void* w, const void* a) {
