@@ -24,6 +24,7 @@ namespace {
 
 using namespace avx2;
 
+
 template <int B, int G, int C, int NA>
 inline void accumulate_chunks(const uint8_t* qs, const int8_t* const* qa, __m256i* is) {
   if constexpr (C < G / 32) {
@@ -90,13 +91,13 @@ struct GptqKernel {
       accumulate_chunks<B, G, 0, NA>(p + kF.header(), qa, is);
   }
 
-  // S[j] lane i = Σ q·a of group i (i < n).
-  template <int NA, bool kFull>
+  // S[j] lane i = Σ q·a of group i (i < n); weights are prefetched kAhead bytes ahead.
+  template <int NA, bool kFull, int kAhead>
   static void batch_sums(int n, const uint8_t* w, const BlockQ8A* const* A, __m256i* S) {
     const __m256i ones = _mm256_set1_epi16(1);
     // One prefetch per cache line of the batch's weights (groups are not line aligned).
     for (int o = 0; o < kBatch * kF.bytes(); o += 64)
-      _mm_prefetch(reinterpret_cast<const char*>(w) + kPrefetchBytes + o, _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(w) + kAhead + o, _MM_HINT_T0);
     __m256i q[2][NA];
     for (int h = 0; h < 2; ++h) {
       __m256i p[2][NA];
@@ -200,11 +201,11 @@ struct GptqKernel {
   };
 
   // kPre: the activation vectors come precomputed, pre[j][bi] for activation row j.
-  template <int NA, bool kFull, bool kPre>
+  template <int NA, bool kFull, bool kPre, int kAhead>
   static void batch(int n, const uint8_t* w, const BlockQ8A* const* A, const ActBatch* const* pre, int64_t bi,
                     __m256* acc) {
     __m256i S[NA];
-    batch_sums<NA, kFull>(n, w, A, S);
+    batch_sums<NA, kFull, kAhead>(n, w, A, S);
     __m256 d;
     __m256i z;
     if constexpr (kFull)
@@ -229,35 +230,47 @@ struct GptqKernel {
     }
   }
 
-  // One weight row against NA activation rows; pre: null, or per activation
-  // row the vectors of every batch, the partial last one included.
-  template <int NA>
-  static void row(int64_t nb, const uint8_t* wr, const uint8_t* const* act, const ActBatch* const* pre, float* out,
-                  int64_t ldo) {
-    __m256 acc[NA];
-    for (int j = 0; j < NA; ++j) acc[j] = _mm256_setzero_ps();
+  // NR weight rows against NA activation rows, walked batch by batch so that
+  // each row is its own sequential stream (see kMatvecStreams); pre: null, or per
+  // activation row the vectors of every batch, the partial last one included.
+  // Each (row, activation row) pair has its own accumulator and sees the same
+  // operations as when walked alone.
+  template <int NR, int NA>
+  static void rows(int64_t nb, const uint8_t* wr, size_t ws, const uint8_t* const* act, const ActBatch* const* pre,
+                   float* out, int64_t os, int64_t ldo) {
+    constexpr int kAhead = NR == 1 ? kPrefetchBytes : kStreamPrefetchBytes;
+    __m256 acc[NR][NA];
+    for (int s = 0; s < NR; ++s)
+      for (int j = 0; j < NA; ++j) acc[s][j] = _mm256_setzero_ps();
     const BlockQ8A* A[NA];
     int64_t g = 0;
     for (; g + kBatch <= nb; g += kBatch) {
       for (int j = 0; j < NA; ++j) A[j] = reinterpret_cast<const BlockQ8A*>(act[j]) + g * G / kQK8_A;
-      if (pre != nullptr)
-        batch<NA, true, true>(kBatch, wr + g * kF.bytes(), A, pre, g / kBatch, acc);
-      else
-        batch<NA, true, false>(kBatch, wr + g * kF.bytes(), A, nullptr, 0, acc);
+      for (int s = 0; s < NR; ++s) {
+        const uint8_t* w = wr + s * ws + g * kF.bytes();
+        if (pre != nullptr)
+          batch<NA, true, true, kAhead>(kBatch, w, A, pre, g / kBatch, acc[s]);
+        else
+          batch<NA, true, false, kAhead>(kBatch, w, A, nullptr, 0, acc[s]);
+      }
     }
     if (g < nb) {
       for (int j = 0; j < NA; ++j) A[j] = reinterpret_cast<const BlockQ8A*>(act[j]) + g * G / kQK8_A;
-      if (pre != nullptr)
-        batch<NA, false, true>(static_cast<int>(nb - g), wr + g * kF.bytes(), A, pre, g / kBatch, acc);
-      else
-        batch<NA, false, false>(static_cast<int>(nb - g), wr + g * kF.bytes(), A, nullptr, 0, acc);
+      for (int s = 0; s < NR; ++s) {
+        const uint8_t* w = wr + s * ws + g * kF.bytes();
+        if (pre != nullptr)
+          batch<NA, false, true, kAhead>(static_cast<int>(nb - g), w, A, pre, g / kBatch, acc[s]);
+        else
+          batch<NA, false, false, kAhead>(static_cast<int>(nb - g), w, A, nullptr, 0, acc[s]);
+      }
     }
-    for (int j = 0; j < NA; ++j) out[j * ldo] = hsum(acc[j]);
+    for (int s = 0; s < NR; ++s)
+      for (int j = 0; j < NA; ++j) out[s * os + j * ldo] = hsum(acc[s][j]);
   }
 
   template <int R, int NA>
   static void tile(int64_t k, const uint8_t* w, size_t ws, const uint8_t* const* act, float* out, int64_t ldo) {
-    for (int r = 0; r < R; ++r) row<NA>((k + G - 1) / G, w + r * ws, act, nullptr, out + r, ldo);
+    rows<R, NA>((k + G - 1) / G, w, ws, act, nullptr, out, 1, ldo);
   }
 
   // As gemm_tiles, but each activation row's per-batch vectors (Σa per
@@ -277,6 +290,13 @@ struct GptqKernel {
         tail_act(static_cast<int>(nb % kBatch), A + nb / kBatch * kBlocks, &pre[nb / kBatch].asum, &pre[nb / kBatch].da);
     }
     const uint8_t* W = static_cast<const uint8_t*>(w);
+    if (nc == 1) {
+      matvec_streams(nr, [&](auto streams, int64_t r, int64_t part) {
+        constexpr int NR = decltype(streams)::value;
+        rows<NR, 1>(nb, W + r * ws, part * ws, &ab, &buf, out + r, part, ldo);
+      });
+      return;
+    }
     for_each_tile(nr, nc, [&](auto cols, int64_t r, int64_t c) {
       constexpr int C = decltype(cols)::value;
       const uint8_t* ap[C];
@@ -285,7 +305,7 @@ struct GptqKernel {
         ap[j] = ab + (c + j) * as;
         pp[j] = buf + (c + j) * nbat;
       }
-      row<C>(nb, W + r * ws, ap, pp, out + c * ldo + r, ldo);
+      rows<1, C>(nb, W + r * ws, ws, ap, pp, out + c * ldo + r, 1, ldo);
     });
   }
 };

@@ -76,18 +76,21 @@ struct ActPairs {
 };
 
 struct Q4_0PairKernel {
-  // One weight row × NA activation rows (as pairs).
-  template <int NA>
-  static void tile(int64_t k, const uint8_t* w, const Q8_0Pair* const* act, float* out, int64_t ldo) {
-    const BlockQ4_0* x = reinterpret_cast<const BlockQ4_0*>(w);
+  // NR weight rows (ws bytes apart; their results os apart) × NA activation
+  // rows (as pairs), walked pair by pair so that each weight row is its own
+  // stream (see kMatvecStreams); each (row, activation row) has its own
+  // accumulator and sees the same operations whatever NR.
+  template <int NR, int NA>
+  static void tile(int64_t k, const uint8_t* w, size_t ws, const Q8_0Pair* const* act, float* out, int64_t os,
+                   int64_t ldo) {
     const int64_t nb = (k + kQK4_0 - 1) / kQK4_0;
     const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
-    __m256 acc[NA];
-    for (int j = 0; j < NA; ++j) acc[j] = _mm256_setzero_ps();
+    __m256 acc[NR][NA];
+    for (int s = 0; s < NR; ++s)
+      for (int j = 0; j < NA; ++j) acc[s][j] = _mm256_setzero_ps();
     const int64_t np = (nb + 1) / 2;
     // One pair: its weight scales dw = [d_b ×4, d_b+1 ×4].
-    auto pair = [&](int64_t p, __m256 dw) {
-      const BlockQ4_0* x0 = x + 2 * p;
+    auto pair = [&](const BlockQ4_0* x0, int64_t p, __m256 dw, __m256* acc_row) {
       const __m256i v = 2 * p + 1 < nb ? _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(x0[1].qs),
                                                              reinterpret_cast<const __m128i*>(x0->qs))
                                        : _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x0->qs)));
@@ -97,31 +100,42 @@ struct Q4_0PairKernel {
         const __m256i s16 =
             _mm256_add_epi16(_mm256_maddubs_epi16(lo, load(a.qs)), _mm256_maddubs_epi16(hi, load(a.qs + 32)));
         const __m256i s32 = _mm256_sub_epi32(_mm256_madd_epi16(s16, ones), load(a.corr));
-        acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(dw, _mm256_load_ps(a.da)), acc[j]);
+        acc_row[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(dw, _mm256_load_ps(a.da)), acc_row[j]);
       }
     };
     // dw from one conversion: the two f16 scales in 32-bit lanes 0 and 1 (with
     // two code bytes each, converted but not used), spread by one permute.
     const __m256i spread = _mm256_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2);
     for (int64_t p = 0; p < np; ++p) {
-      const BlockQ4_0* x0 = x + 2 * p;
-      if (p % 2 == 0) _mm_prefetch(reinterpret_cast<const char*>(x0) + kPrefetchBytes, _MM_HINT_T0);
-      __m128i h = _mm_cvtsi32_si128(x0->d);
-      if (2 * p + 1 < nb) h = _mm_insert_epi16(h, x0[1].d, 2);
-      pair(p, _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_cvtph_ps(h)), spread));
+      for (int s = 0; s < NR; ++s) {
+        const BlockQ4_0* x0 = reinterpret_cast<const BlockQ4_0*>(w + s * ws) + 2 * p;
+        if (p % 2 == 0) _mm_prefetch(reinterpret_cast<const char*>(x0) + (NR == 1 ? kPrefetchBytes : kStreamPrefetchBytes), _MM_HINT_T0);
+        __m128i h = _mm_cvtsi32_si128(x0->d);
+        if (2 * p + 1 < nb) h = _mm_insert_epi16(h, x0[1].d, 2);
+        pair(x0, p, _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_cvtph_ps(h)), spread), acc[s]);
+      }
     }
-    for (int j = 0; j < NA; ++j) out[j * ldo] = hsum(acc[j]);
+    for (int s = 0; s < NR; ++s)
+      for (int j = 0; j < NA; ++j) out[s * os + j * ldo] = hsum(acc[s][j]);
   }
 
   static void gemm(int64_t k, const void* w, size_t ws, int64_t nr, const void* a, size_t as, int64_t nc, float* out,
                    int64_t ldo) {
     const ActPairs pairs(static_cast<const uint8_t*>(a), as, nc, k);
     const uint8_t* W = static_cast<const uint8_t*>(w);
+    if (nc == 1) {
+      const Q8_0Pair* ap = pairs.data;
+      matvec_streams(nr, [&](auto streams, int64_t r, int64_t part) {
+        constexpr int NR = decltype(streams)::value;
+        tile<NR, 1>(k, W + r * ws, part * ws, &ap, out + r, part, ldo);
+      });
+      return;
+    }
     for_each_tile(nr, nc, [&](auto cols, int64_t r, int64_t c) {
       constexpr int C = decltype(cols)::value;
       const Q8_0Pair* ap[C];
       for (int j = 0; j < C; ++j) ap[j] = pairs.data + (c + j) * pairs.stride;
-      tile<C>(k, W + r * ws, ap, out + c * ldo + r, ldo);
+      tile<1, C>(k, W + r * ws, 0, ap, out + c * ldo + r, 1, ldo);
     });
   }
 
