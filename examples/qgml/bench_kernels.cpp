@@ -130,6 +130,33 @@ double dram_read_gbs(ThreadPool& pool, const uint8_t* p, size_t n, double budget
   return static_cast<double>(n) / best_time(budget, [&] { read_pass(pool, p, n); }) / 1e9;
 }
 
+// The same bytes read as kReadStreams sequential streams per thread (each
+// thread's share cut in kReadStreams parts, read 1 KB from each in turn): on
+// some machines (the AMD EPYC dev machine: ~28 against ~21 GB/s at 1 thread)
+// the hardware prefetcher keeps more reads in flight for several streams than
+// for one, so this is the higher bound that the matrix-vector kernels that
+// walk several streams (matvec_streams) are also shown against.
+constexpr size_t kReadStreams = 4;
+void read_pass_streams(ThreadPool& pool, const uint8_t* p, size_t n) {
+  static std::atomic<uint64_t> sink{0};
+  constexpr size_t kChunk = 1024;
+  pool.run([&](int ith, int nth) {
+    const size_t per = (n / static_cast<size_t>(nth)) & ~size_t(127);
+    const size_t part = per / kReadStreams / kChunk * kChunk;
+    const uint8_t* base = p + per * static_cast<size_t>(ith);
+    uint64_t sum = 0;
+    for (size_t off = 0; off < part; off += kChunk)
+      for (size_t s = 0; s < kReadStreams; ++s) sum += read_sum(base + s * part + off, kChunk);
+    sink.fetch_add(sum, std::memory_order_relaxed);
+  });
+}
+
+double dram_read_streams_gbs(ThreadPool& pool, const uint8_t* p, size_t n, double budget) {
+  const size_t bytes = n / static_cast<size_t>(pool.size()) / kReadStreams / 1024 * 1024 * kReadStreams *
+                       static_cast<size_t>(pool.size());
+  return static_cast<double>(bytes) / best_time(budget, [&] { read_pass_streams(pool, p, n); }) / 1e9;
+}
+
 // Best-of times of a kernel pass and a read pass over the same weight bytes,
 // alternated so that both see the same machine load (the machine is shared).
 void alternate(double budget, const std::function<void()>& kernel, const std::function<void()>& read, double* tk,
@@ -254,7 +281,7 @@ int run_kernel_bench(const std::vector<std::string>& argv) {
 
   std::printf("qgml kernel benchmark: kernels %s, load average %s (the machine may be shared)\n",
               isa_name(active_isa()), loadavg().c_str());
-  std::vector<double> dram(threads.size());
+  std::vector<double> dram(threads.size()), dram_streams(threads.size());
   {
     Buffer buf(target);
     std::memset(buf.p, 1, target);  // touch every page before timing
@@ -263,13 +290,16 @@ int run_kernel_bench(const std::vector<std::string>& argv) {
       dram[i] = dram_read_gbs(pool, buf.p, target, budget);
       std::printf("DRAM read bandwidth (plain read loop), %d thread%s: %.1f GB/s (%zu MB buffer)\n", threads[i],
                   threads[i] > 1 ? "s" : "", dram[i], target >> 20);
+      dram_streams[i] = dram_read_streams_gbs(pool, buf.p, target, budget);
+      std::printf("  read as %zu interleaved streams per thread: %.1f GB/s\n", kReadStreams, dram_streams[i]);
     }
   }
   std::printf("\nmatvec: weight bytes read per second for one token; read: a plain read loop over the same\n"
-              "bytes, alternated with it; ratio = matvec / read. batch: %lld tokens, 4096x4096 + 11008x4096.\n\n",
+              "bytes, alternated with it; ratio = matvec / read; streams = matvec / the interleaved-streams read\n"
+              "above. batch: %lld tokens, 4096x4096 + 11008x4096.\n\n",
               static_cast<long long>(batch));
-  std::printf("%-12s %6s %4s %12s %10s %7s %14s\n", "type", "bpw", "thr", "matvec GB/s", "read GB/s", "ratio",
-              batch > 0 ? "batch GFLOPS" : "");
+  std::printf("%-12s %6s %4s %12s %10s %7s %8s %14s\n", "type", "bpw", "thr", "matvec GB/s", "read GB/s", "ratio",
+              "streams", batch > 0 ? "batch GFLOPS" : "");
   for (Type t : types) {
     if (traits(t).to_float == nullptr || !traits(t).is_quantized) fail("%s is not a quantized weight type", type_name(t));
     std::vector<Shape> layer(std::begin(kLayer), std::end(kLayer));
@@ -298,7 +328,8 @@ int run_kernel_bench(const std::vector<std::string>& argv) {
       alternate(
           budget, [&] { mv.graph.compute(pool); }, [&] { read_pass(pool, ws.mem->p, ws.bytes); }, &tm, &tr);
       const double gbs = static_cast<double>(ws.bytes) / tm / 1e9, rgbs = static_cast<double>(ws.bytes) / tr / 1e9;
-      std::printf("%-12s %6.3f %4d %12.1f %10.1f %6.0f%%", type_name(t), bpw, threads[i], gbs, rgbs, 100.0 * gbs / rgbs);
+      std::printf("%-12s %6.3f %4d %12.1f %10.1f %6.0f%% %7.0f%%", type_name(t), bpw, threads[i], gbs, rgbs,
+                  100.0 * gbs / rgbs, 100.0 * gbs / dram_streams[i]);
       if (pp) {
         const double tg = best_time(budget, [&] { pp->graph.compute(pool); });
         std::printf(" %14.1f", gemm_flop / tg / 1e9);
