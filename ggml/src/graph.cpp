@@ -83,22 +83,21 @@ void Graph::add_output(Tensor* t) {
 
 void Graph::visit(Tensor* root) {
   // Iterative post-order DFS: deep graphs (many layers) must not overflow the stack.
-  std::unordered_set<Tensor*> seen(visited_.begin(), visited_.end());
   std::vector<std::pair<Tensor*, int>> stack{{root, 0}};
   while (!stack.empty()) {
     auto& [t, next_src] = stack.back();
-    if (next_src == 0 && seen.count(t)) {
+    if (next_src == 0 && seen_.count(t)) {
       stack.pop_back();
       continue;
     }
     if (next_src < 3) {
       Tensor* s = t->src[next_src++];
-      if (s != nullptr && !seen.count(s)) stack.push_back({s, 0});
+      if (s != nullptr && !seen_.count(s)) stack.push_back({s, 0});
       continue;
     }
     Tensor* done = t;
     stack.pop_back();
-    if (seen.insert(done).second) {
+    if (seen_.insert(done).second) {
       visited_.push_back(done);
       if (done->op != Op::None) nodes_.push_back(done);
     }

@@ -8,6 +8,7 @@
 #pragma once
 #include <cstddef>
 #include <memory>
+#include <unordered_set>
 #include <vector>
 
 #include "qgml/tensor.h"
@@ -40,7 +41,8 @@ class Graph {
 
   std::vector<Tensor*> nodes_;    // op nodes, topological order
   std::vector<Tensor*> outputs_;
-  std::vector<Tensor*> visited_;  // for de-duplication
+  std::vector<Tensor*> visited_;       // every tensor reached, in visiting order
+  std::unordered_set<Tensor*> seen_;  // the same, for de-duplication across outputs
   bool planned_ = false;
   std::unique_ptr<char[]> scratch_raw_;
   char* scratch_ = nullptr;
