@@ -83,8 +83,12 @@ __attribute__((target("avx2"))) uint64_t read_sum_avx2(const uint8_t* p, size_t 
     a3 = _mm256_add_epi64(a3, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 96)));
   }
   const __m256i s = _mm256_add_epi64(_mm256_add_epi64(a0, a1), _mm256_add_epi64(a2, a3));
-  return static_cast<uint64_t>(_mm256_extract_epi64(s, 0) + _mm256_extract_epi64(s, 1) + _mm256_extract_epi64(s, 2) +
-                               _mm256_extract_epi64(s, 3));
+  // Unsigned sums: the lanes wrap (the value only keeps the loads alive).
+  uint64_t sum = 0;
+  alignas(32) uint64_t lanes[4];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), s);
+  for (uint64_t v : lanes) sum += v;
+  return sum;
 }
 #endif
 
