@@ -34,7 +34,9 @@ constexpr int kPrefetchBytes = 2048;
 // --kernels --type gptq4_g128 -t 1`, 320 MB): 1 stream 77-80 % of the plain
 // read loop, 2 streams 82-89 %, 3: 90-93 %, 4: 92-104 %, 8: 80-94 %. With 4
 // streams, software prefetch kStreamPrefetchBytes ahead of each is best
-// (1024-1536: 92-104 %, 768: 92-98 %, 512: 90 %).
+// (1024-1536: 92-104 %, 768: 92-98 %, 512: 90 %). Kernels bound by compute
+// rather than by memory gain little (Q4_0: +2-5 %) or lose (the NF4 code-book
+// kernel, 3-8 % slower as 4 streams, walks one row at a time).
 constexpr int kMatvecStreams = 4;
 constexpr int kStreamPrefetchBytes = 1024;
 

@@ -24,7 +24,6 @@ namespace {
 
 using namespace avx2;
 
-
 template <int B, int G, int C, int NA>
 inline void accumulate_chunks(const uint8_t* qs, const int8_t* const* qa, __m256i* is) {
   if constexpr (C < G / 32) {

@@ -83,6 +83,7 @@ struct Q4_0PairKernel {
   template <int NR, int NA>
   static void tile(int64_t k, const uint8_t* w, size_t ws, const Q8_0Pair* const* act, float* out, int64_t os,
                    int64_t ldo) {
+    constexpr int kAhead = NR == 1 ? kPrefetchBytes : kStreamPrefetchBytes;
     const int64_t nb = (k + kQK4_0 - 1) / kQK4_0;
     const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
     __m256 acc[NR][NA];
@@ -109,7 +110,7 @@ struct Q4_0PairKernel {
     for (int64_t p = 0; p < np; ++p) {
       for (int s = 0; s < NR; ++s) {
         const BlockQ4_0* x0 = reinterpret_cast<const BlockQ4_0*>(w + s * ws) + 2 * p;
-        if (p % 2 == 0) _mm_prefetch(reinterpret_cast<const char*>(x0) + (NR == 1 ? kPrefetchBytes : kStreamPrefetchBytes), _MM_HINT_T0);
+        if (p % 2 == 0) _mm_prefetch(reinterpret_cast<const char*>(x0) + kAhead, _MM_HINT_T0);
         __m128i h = _mm_cvtsi32_si128(x0->d);
         if (2 * p + 1 < nb) h = _mm_insert_epi16(h, x0[1].d, 2);
         pair(x0, p, _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_cvtph_ps(h)), spread), acc[s]);
