@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <dirent.h>
 #include <string>
 
@@ -126,6 +127,49 @@ TEST(QuantizeCli, GlobsAndKeepRules) {
   EXPECT_FALSE(quantize::glob_match("output*", "blk.0.output"));
   EXPECT_EQ(quantize::parse_keep("output.weight=q8_0").type, Type::Q8_0);
   EXPECT_THROW(quantize::parse_keep("=f16"), Error);
+}
+
+// Act-order permutations are checked once, when the file is loaded (graphs do
+// not read them when built): a repeated or out-of-range entry is an error
+// naming the file and the tensor.
+TEST(QuantizeEndToEnd, LoadRejectsABrokenActOrderPermutation) {
+  test::TempDir dir;
+  const std::string good = dir.file("gptq.gguf");
+  ASSERT_EQ(test::run_cli("quantize -m '" + model_path() + "' -o '" + good + "' --bits 4 --group 32 -t 2 --calib '" +
+                          calib_path() + "' --calib-samples 4 --calib-ctx 64 2>/dev/null").exit_code, 0);
+  const std::string name = "blk.1.ffn_down.weight.perm";
+  size_t at = 0;
+  {
+    const gguf::Reader r(good);
+    const gguf::TensorInfo* ti = r.find_tensor(name);
+    ASSERT_NE(ti, nullptr);
+    ASSERT_EQ(ti->type, Type::I32);
+    at = r.data_offset() + ti->offset;
+  }
+  EXPECT_NO_THROW(Model::load(good));
+  const std::string bytes = read_file(good);
+  auto broken = [&](const char* tag, int32_t entry3) {
+    std::string b = bytes;
+    std::memcpy(&b[at + 3 * sizeof(int32_t)], &entry3, sizeof entry3);
+    const std::string path = dir.file(std::string(tag) + ".gguf");
+    FILE* f = std::fopen(path.c_str(), "wb");
+    EXPECT_TRUE(f != nullptr && std::fwrite(b.data(), 1, b.size(), f) == b.size());
+    if (f != nullptr) std::fclose(f);
+    return path;
+  };
+  int32_t entry0;
+  std::memcpy(&entry0, &bytes[at], sizeof entry0);
+  for (const auto& [tag, value] : {std::pair<const char*, int32_t>{"repeated", entry0}, {"negative", -1}, {"past", 172}}) {
+    const std::string path = broken(tag, value);
+    try {
+      Model::load(path);
+      ADD_FAILURE() << tag << ": loaded";
+    } catch (const Error& e) {
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find(path), std::string::npos) << msg;
+      EXPECT_NE(msg.find(name + " is not a permutation of 0..171: entry 3"), std::string::npos) << msg;
+    }
+  }
 }
 
 TEST(QuantizeEndToEnd, Stories260KGptq4BitG32LoadsGeneratesAndBeatsRtn) {

@@ -140,12 +140,26 @@ TEST(QuantMulMat, PermutationGathersActivations) {
     const auto c = run(mul_mat(ctx, w, x), 1);
     EXPECT_NE(0, std::memcmp(a.data(), c.data(), a.size() * sizeof(float)));
   }
+  // Entries are checked where they come from (first_non_permutation_entry,
+  // which Model::load applies to every .perm tensor), not when a graph is
+  // built; one out of range reads 0 rather than memory outside the row.
   Context ctx;
   Tensor* w = ctx.new_tensor_2d(Type::F32, 4, 2);
   Tensor* x = ctx.new_tensor_2d(Type::F32, 4, 1);
   Tensor* p = ctx.new_tensor_1d(Type::I32, 4);
-  static_cast<int32_t*>(p->data)[2] = 4;  // out of range
-  EXPECT_THROW(mul_mat_perm(ctx, w, x, p), Error);
+  const float wv[8] = {1, 2, 3, 4, 5, 6, 7, 8}, xv[4] = {10, 20, 30, 40};
+  std::memcpy(w->data, wv, sizeof wv);
+  std::memcpy(x->data, xv, sizeof xv);
+  const int32_t pv[4] = {3, 1, 4, 0};  // entry 2 out of range
+  std::memcpy(p->data, pv, sizeof pv);
+  EXPECT_EQ(first_non_permutation_entry(pv, 4), 2);
+  const auto y = run(mul_mat_perm(ctx, w, x, p), 1);
+  EXPECT_EQ(y[0], 1 * 40 + 2 * 20 + 3 * 0 + 4 * 10);
+  EXPECT_EQ(y[1], 5 * 40 + 6 * 20 + 7 * 0 + 8 * 10);
+  const int32_t repeated[4] = {3, 1, 3, 0}, negative[4] = {3, -1, 2, 0};
+  EXPECT_EQ(first_non_permutation_entry(repeated, 4), 2);
+  EXPECT_EQ(first_non_permutation_entry(negative, 4), 1);
+  EXPECT_EQ(first_non_permutation_entry(perm.data(), K), -1);
   Tensor* short_p = ctx.new_tensor_1d(Type::I32, 3);
   EXPECT_THROW(mul_mat_perm(ctx, w, x, short_p), Error);
 }

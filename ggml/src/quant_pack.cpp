@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "qgml/error.h"
 #include "qgml/quant.h"
@@ -95,6 +96,15 @@ void pack_nf4_row(Type t, int64_t k, const uint8_t* codes, const float* absmax, 
       pack_codes64(codes + std::min(e0, k), k - e0, out[b].qs + 32 * s);
     }
   }
+}
+
+int64_t first_non_permutation_entry(const int32_t* p, int64_t n) {
+  std::vector<bool> seen(static_cast<size_t>(n), false);
+  for (int64_t i = 0; i < n; ++i) {
+    if (p[i] < 0 || p[i] >= n || seen[static_cast<size_t>(p[i])]) return i;
+    seen[static_cast<size_t>(p[i])] = true;
+  }
+  return -1;
 }
 
 }  // namespace qgml

@@ -3,11 +3,33 @@
 // hyperparameters and bind the weights it needs.
 #include "qgml/model.h"
 
+#include <cstring>
+
 #include "arch/arch.h"
 #include "qgml/error.h"
+#include "qgml/quant.h"
 #include "qgml/tokenizer.h"
 
 namespace qgml {
+namespace {
+
+// An act-order companion ("<weight>.perm", qgml/quant.h) must be I32 and a
+// permutation: checked once here, as mul_mat_perm does not read it when a
+// graph is built.
+void check_permutation(const std::string& path, const gguf::TensorInfo& ti, const void* data) {
+  const size_t n = ti.name.size(), m = std::strlen(kPermSuffix);
+  if (n < m || ti.name.compare(n - m, m, kPermSuffix) != 0) return;
+  if (ti.type != Type::I32 || ti.n_dims != 1)
+    fail("%s: act-order permutation %s must be a 1-D I32 tensor, got %d-D %s", path.c_str(), ti.name.c_str(),
+         ti.n_dims, type_name(ti.type));
+  const int32_t* p = static_cast<const int32_t*>(data);
+  const int64_t bad = first_non_permutation_entry(p, ti.ne[0]);
+  if (bad >= 0)
+    fail("%s: act-order permutation %s is not a permutation of 0..%lld: entry %lld is %d", path.c_str(),
+         ti.name.c_str(), static_cast<long long>(ti.ne[0] - 1), static_cast<long long>(bad), p[bad]);
+}
+
+}  // namespace
 
 std::unique_ptr<Model> Model::load(const std::string& path, bool use_mmap, int n_gpu_layers) {
   std::unique_ptr<Model> m(new Model());
@@ -22,6 +44,7 @@ std::unique_ptr<Model> Model::load(const std::string& path, bool use_mmap, int n
   for (const gguf::TensorInfo& ti : f.tensors()) {
     Tensor* t = m->weights_ctx_.new_tensor(ti.type, ti.n_dims, ti.ne);
     t->data = const_cast<void*>(f.tensor_data(ti));  // read-only: weights are never written
+    check_permutation(path, ti, t->data);
     t->set_name(ti.name);
     if (ti.n_dims == 1 && ti.type != Type::F32 && traits(ti.type).to_float != nullptr) {
       // Norm weights and biases are used by F32 element-wise ops.

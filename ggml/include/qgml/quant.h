@@ -45,8 +45,15 @@ void pack_gptq_row(Type t, int64_t k, const uint8_t* q, const float* scales, con
 // f16 scale (see the spec). Columns beyond k decode to 0.
 void pack_nf4_row(Type t, int64_t k, const uint8_t* codes, const float* absmax, void* dst);
 
+// Index of the first entry of p[0..n) that is out of range or repeats an
+// earlier one, or −1 when p is a permutation of 0..n−1.
+int64_t first_non_permutation_entry(const int32_t* p, int64_t n);
+
 // mul_mat (qgml/ops.h) with the weight's columns permuted: result[m, n] =
-// Σ_j a[j, m] · b[perm[j], n]. perm: I32 [K].
+// Σ_j a[j, m] · b[perm[j], n]. perm: I32 [K]. Its entries are read when the
+// graph runs, not when it is built (a decode graph is built per token):
+// whoever brings the data checks it (Model::load checks every ".perm" tensor
+// of a file with first_non_permutation_entry); an entry out of range reads 0.
 Tensor* mul_mat_perm(Context& ctx, Tensor* a, Tensor* b, Tensor* perm);
 
 }  // namespace qgml

@@ -11,15 +11,21 @@
 namespace qgml::cuda {
 namespace {
 
+// x[n][perm[k]], or 0 for an entry out of range (as on the CPU, qgml/quant.h).
+__device__ float gathered(const float* x, const int32_t* perm, int64_t n, int64_t K, int64_t k) {
+  const int64_t from = perm ? perm[k] : k;
+  return from >= 0 && from < K ? x[n * K + from] : 0.0f;
+}
+
 __global__ void gather_f32_kernel(const float* x, const int32_t* perm, int64_t K, float* out) {
   const int64_t n = blockIdx.x;
-  for (int64_t k = threadIdx.x; k < K; k += blockDim.x) out[n * K + k] = x[n * K + (perm ? perm[k] : k)];
+  for (int64_t k = threadIdx.x; k < K; k += blockDim.x) out[n * K + k] = gathered(x, perm, n, K, k);
 }
 
 __global__ void to_f16_kernel(const float* x, const int32_t* perm, int64_t K, int64_t N, int64_t Kp, __half* out) {
   const int64_t n = blockIdx.x;
   for (int64_t k = threadIdx.x; k < Kp; k += blockDim.x)
-    out[n * Kp + k] = __float2half(n < N && k < K ? x[n * K + (perm ? perm[k] : k)] : 0.0f);
+    out[n * Kp + k] = __float2half(n < N && k < K ? gathered(x, perm, n, K, k) : 0.0f);
 }
 
 // Shared tiles are kTileK + 8 halves wide: rows 80 bytes apart keep the
