@@ -126,18 +126,5 @@ TEST(QuantKernels, GemmTilesEqualVecDotBitForBit) {
   }
 }
 
-// The kernel benchmark runs end to end on a tiny in-cache set (a smoke test:
-// its figures are benchmarks, never checked here) and reports both read loops.
-TEST(QuantKernels, BenchKernelsRunsAndReportsBothReadLoops) {
-  const test::CliResult r =
-      test::run_cli("bench --kernels --type gptq4_g128 --type q4_0 -t 1 --mb 1 --seconds 0.01 --batch 4");
-  ASSERT_EQ(r.exit_code, 0) << r.out;
-  EXPECT_NE(r.out.find("plain read loop"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("interleaved streams per thread"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("\ngptq4_g128 "), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("\nq4_0 "), std::string::npos) << r.out;
-  EXPECT_NE(test::run_cli("bench --kernels --type no_such_type --mb 1 2>/dev/null").exit_code, 0);
-}
-
 }  // namespace
 }  // namespace qgml
