@@ -159,7 +159,8 @@ TEST(QuantizeEndToEnd, LoadRejectsABrokenActOrderPermutation) {
   };
   int32_t entry0;
   std::memcpy(&entry0, &bytes[at], sizeof entry0);
-  for (const auto& [tag, value] : {std::pair<const char*, int32_t>{"repeated", entry0}, {"negative", -1}, {"past", 172}}) {
+  using Case = std::pair<const char*, int32_t>;
+  for (const auto& [tag, value] : {Case{"repeated", entry0}, Case{"negative", -1}, Case{"past", 172}}) {
     const std::string path = broken(tag, value);
     try {
       Model::load(path);

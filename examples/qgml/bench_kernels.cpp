@@ -141,23 +141,26 @@ double dram_read_gbs(ThreadPool& pool, const uint8_t* p, size_t n, double budget
 // for one, so this is the higher bound that the matrix-vector kernels that
 // walk several streams (matvec_streams) are also shown against.
 constexpr size_t kReadStreams = 4;
+constexpr size_t kStreamChunk = 1024;
+// Bytes each of one thread's streams reads: whole chunks of its share.
+size_t stream_bytes(size_t n, int nth) {
+  return n / static_cast<size_t>(nth) / kReadStreams / kStreamChunk * kStreamChunk;
+}
+
 void read_pass_streams(ThreadPool& pool, const uint8_t* p, size_t n) {
   static std::atomic<uint64_t> sink{0};
-  constexpr size_t kChunk = 1024;
   pool.run([&](int ith, int nth) {
-    const size_t per = (n / static_cast<size_t>(nth)) & ~size_t(127);
-    const size_t part = per / kReadStreams / kChunk * kChunk;
-    const uint8_t* base = p + per * static_cast<size_t>(ith);
+    const size_t part = stream_bytes(n, nth);
+    const uint8_t* base = p + part * kReadStreams * static_cast<size_t>(ith);
     uint64_t sum = 0;
-    for (size_t off = 0; off < part; off += kChunk)
-      for (size_t s = 0; s < kReadStreams; ++s) sum += read_sum(base + s * part + off, kChunk);
+    for (size_t off = 0; off < part; off += kStreamChunk)
+      for (size_t s = 0; s < kReadStreams; ++s) sum += read_sum(base + s * part + off, kStreamChunk);
     sink.fetch_add(sum, std::memory_order_relaxed);
   });
 }
 
 double dram_read_streams_gbs(ThreadPool& pool, const uint8_t* p, size_t n, double budget) {
-  const size_t bytes = n / static_cast<size_t>(pool.size()) / kReadStreams / 1024 * 1024 * kReadStreams *
-                       static_cast<size_t>(pool.size());
+  const size_t bytes = stream_bytes(n, pool.size()) * kReadStreams * static_cast<size_t>(pool.size());
   return static_cast<double>(bytes) / best_time(budget, [&] { read_pass_streams(pool, p, n); }) / 1e9;
 }
 

@@ -154,7 +154,8 @@ void forward_mul_mat(const ComputeParams& p, Tensor* dst) {
   // every output is computed by the same operations whichever thread takes
   // its chunk, so results stay identical for any thread count.
   const int64_t total = M * dst->ne[2] * dst->ne[3];
-  const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(kMaxRowChunk, total / (static_cast<int64_t>(p.nth) * 8)));
+  const int64_t chunk =
+      std::max<int64_t>(1, std::min<int64_t>(kMaxRowChunk, total / (static_cast<int64_t>(p.nth) * 8)));
   int64_t local = 0;
   for (int64_t c = p.claim_chunk(&local); c * chunk < total; c = p.claim_chunk(&local)) {
     const int64_t j0 = c * chunk, j1 = std::min(total, j0 + chunk);
