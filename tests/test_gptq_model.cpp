@@ -9,6 +9,7 @@
 #include <cstring>
 #include <dirent.h>
 #include <string>
+#include <vector>
 
 #include "qgml/error.h"
 #include "qgml/gguf.h"
@@ -170,6 +171,32 @@ TEST(QuantizeEndToEnd, LoadRejectsABrokenActOrderPermutation) {
       EXPECT_NE(msg.find(path), std::string::npos) << msg;
       EXPECT_NE(msg.find(name + " is not a permutation of 0..171: entry 3"), std::string::npos) << msg;
     }
+  }
+  // The same file with that permutation stored as F32 values instead of I32.
+  const std::string f32 = dir.file("f32perm.gguf");
+  {
+    const gguf::Reader r(good);
+    gguf::Writer w;
+    for (const gguf::KeyValue& kv : r.metadata()) w.set(kv.key, kv.value);
+    std::vector<float> as_floats;
+    for (const gguf::TensorInfo& ti : r.tensors()) {
+      if (ti.name != name) {
+        w.add_tensor(ti.name, ti.type, ti.n_dims, ti.ne, r.tensor_data(ti));
+        continue;
+      }
+      const int32_t* p = static_cast<const int32_t*>(r.tensor_data(ti));
+      as_floats.assign(p, p + ti.ne[0]);
+      w.add_tensor(ti.name, Type::F32, ti.n_dims, ti.ne, as_floats.data());
+    }
+    w.write(f32);
+  }
+  try {
+    Model::load(f32);
+    ADD_FAILURE() << "an F32 permutation loaded";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find(f32), std::string::npos) << msg;
+    EXPECT_NE(msg.find(name + " must be a 1-D I32 tensor, got 1-D f32"), std::string::npos) << msg;
   }
 }
 
