@@ -48,10 +48,31 @@ test: build
 	else \
 	  echo "*** NEON kernel tests SKIPPED: install g++-aarch64-linux-gnu and qemu-user to run them under qemu ***"; \
 	fi; \
+	if [ "$$(uname -m)" = x86_64 ] && [ -f /usr/include/simde/x86/avx512.h ]; then \
+	  $(MAKE) --no-print-directory test-avx512-emulated || status=1; \
+	elif [ "$$(uname -m)" = x86_64 ]; then \
+	  echo "*** emulated AVX-512 kernel tests SKIPPED: install libsimde-dev to run them on this CPU ***"; \
+	fi; \
 	exit $$status
 
+# The AVX-512 kernels on SIMDe's emulation of the intrinsics (CMake option
+# QGML_EMULATED_AVX512), for CPUs without AVX-512: the kernel and mul_mat
+# suites, and real quantized models end to end, with VNNI and without.
+AVX512_EMULATED_SUITES = test_kernels test_quant_kernels test_quant_mul_mat test_ops_mul_mat test_import_quantized test_house_llama
+.PHONY: test-avx512-emulated
+test-avx512-emulated:
+	@cmake -S . -B $(BUILD_DIR)-avx512emu -DCMAKE_BUILD_TYPE=Release -DQGML_EMULATED_AVX512=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD_DIR)-avx512emu -j $(JOBS) --target $(AVX512_EMULATED_SUITES)
+	@status=0; for t in $(AVX512_EMULATED_SUITES); do \
+	  for vnni in 1 0; do \
+	    echo "== $$t on emulated AVX-512, VNNI $$vnni"; \
+	    if [ $$vnni = 1 ]; then env -u QGML_EMULATED_NO_VNNI $(BUILD_DIR)-avx512emu/bin/$$t --gtest_brief=1 || status=1; \
+	    else QGML_EMULATED_NO_VNNI=1 $(BUILD_DIR)-avx512emu/bin/$$t --gtest_brief=1 || status=1; fi; \
+	  done; \
+	done; exit $$status
+
 clean:
-	rm -rf $(BUILD_DIR) $(BUILD_DIR)-aarch64 build-cuda
+	rm -rf $(BUILD_DIR) $(BUILD_DIR)-aarch64 $(BUILD_DIR)-avx512emu build-cuda
 
 # The optional CUDA offload (ggml/src/cuda/*.cu, needs nvcc) in build-cuda:
 # the same tool and tests, with matmuls offloaded when a GPU is present.

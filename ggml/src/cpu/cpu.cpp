@@ -46,6 +46,13 @@ CpuFeatures detect() {
     f.avx512vnni = zmm_os && ((c >> 11) & 1);
     if (__get_cpuid_count(7, 1, &a, &b, &c, &d)) f.avx512bf16 = zmm_os && ((a >> 5) & 1);
   }
+#if defined(QGML_EMULATED_AVX512)
+  // Test builds only (CMake option QGML_EMULATED_AVX512): the AVX-512 files
+  // run on SIMDe's emulation of the intrinsics, so the level is reported as
+  // present; QGML_EMULATED_NO_VNNI=1 tests the path for CPUs without VNNI.
+  f.avx512f = f.avx512dq = f.avx512bw = f.avx512vl = f.avx512bf16 = true;
+  f.avx512vnni = std::getenv("QGML_EMULATED_NO_VNNI") == nullptr;
+#endif
   if (!f.fma || !f.f16c) f.avx2 = false;  // our AVX2 level assumes FMA and F16C too
 #elif defined(__aarch64__)
   f.neon = true;

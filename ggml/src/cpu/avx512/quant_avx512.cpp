@@ -7,9 +7,10 @@
 // NF4 kernel was written, and a rewrite could not be run here) keep the AVX2
 // kernels, which this level inherits.
 //
-// This machine's CPU has no AVX-512: these kernels are compiled but cannot
-// be run here; the tests skip them loudly and run them wherever the CPU has
-// AVX-512.
+// The development machine's CPU has no AVX-512: `make test` runs these
+// kernels there on SIMDe's emulation of the intrinsics (CMake option
+// QGML_EMULATED_AVX512, tests/emulation/), which checks what they compute,
+// not their speed; on CPUs with AVX-512 the suites run them natively.
 #include <immintrin.h>
 
 #include <cstring>
@@ -58,12 +59,15 @@ inline __m512i plane64(const uint8_t* plane) {
 
 template <int B, int G, int C>
 inline __m512i gptq_chunk(const uint8_t* qs) {
+  // (Planes are named before use: the intrinsics may be macros, see tests/emulation/.)
   if constexpr (B == 3) {
-    const __m512i lo = _mm512_and_si512(plane64<2, G, C>(qs), _mm512_set1_epi8(3));
-    const __m512i hi = _mm512_and_si512(plane64<1, G, C>(qs + G / 4), _mm512_set1_epi8(1));
+    const __m512i p2 = plane64<2, G, C>(qs), p1 = plane64<1, G, C>(qs + G / 4);
+    const __m512i lo = _mm512_and_si512(p2, _mm512_set1_epi8(3));
+    const __m512i hi = _mm512_and_si512(p1, _mm512_set1_epi8(1));
     return _mm512_or_si512(lo, _mm512_slli_epi16(hi, 2));
   } else {
-    return _mm512_and_si512(plane64<B, G, C>(qs), _mm512_set1_epi8((1 << B) - 1));
+    const __m512i p = plane64<B, G, C>(qs);
+    return _mm512_and_si512(p, _mm512_set1_epi8((1 << B) - 1));
   }
 }
 
