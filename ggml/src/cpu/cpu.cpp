@@ -51,7 +51,8 @@ CpuFeatures detect() {
   // run on SIMDe's emulation of the intrinsics, so the level is reported as
   // present; QGML_EMULATED_NO_VNNI=1 tests the path for CPUs without VNNI.
   f.avx512f = f.avx512dq = f.avx512bw = f.avx512vl = f.avx512bf16 = true;
-  f.avx512vnni = std::getenv("QGML_EMULATED_NO_VNNI") == nullptr;
+  const char* no_vnni = std::getenv("QGML_EMULATED_NO_VNNI");
+  f.avx512vnni = no_vnni == nullptr || *no_vnni == '\0' || std::strcmp(no_vnni, "0") == 0;
 #endif
   if (!f.fma || !f.f16c) f.avx2 = false;  // our AVX2 level assumes FMA and F16C too
 #elif defined(__aarch64__)
