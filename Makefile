@@ -58,7 +58,8 @@ test: build
 # The AVX-512 kernels on SIMDe's emulation of the intrinsics (CMake option
 # QGML_EMULATED_AVX512), for CPUs without AVX-512: the kernel and mul_mat
 # suites, and real quantized models end to end, with VNNI and without.
-AVX512_EMULATED_SUITES = test_kernels test_quant_kernels test_quant_mul_mat test_quant_bnb4 test_ops_mul_mat test_import_quantized test_house_llama
+AVX512_EMULATED_SUITES = test_kernels test_quant_kernels test_quant_mul_mat test_quant_bnb4 test_ops_mul_mat \
+  test_import_quantized test_house_llama test_gptq_q4_0
 .PHONY: test-avx512-emulated
 test-avx512-emulated:
 	@cmake -S . -B $(BUILD_DIR)-avx512emu -DCMAKE_BUILD_TYPE=Release -DQGML_EMULATED_AVX512=ON $(CMAKE_FLAGS) >/dev/null

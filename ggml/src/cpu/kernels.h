@@ -89,6 +89,7 @@ void register_avx2_gptq_kernels(KernelTable& t);
 void register_avx2_nf4_q4_kernels(KernelTable& t);
 void register_avx512_quant_kernels(KernelTable& t);
 void register_avx512_codebook_kernels(KernelTable& t);
+void register_avx512_block32_kernels(KernelTable& t);
 void register_neon_quant_kernels(KernelTable& t);
 // llama.cpp's Q5_0 / Q5_1 / IQ4_NL (files q5_iq4_<level>.cpp).
 void register_scalar_q5_iq4_kernels(KernelTable& t);

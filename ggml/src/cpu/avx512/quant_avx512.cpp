@@ -2,9 +2,9 @@
 // 64 elements per register. Same integer arithmetic as the AVX2 kernels (see
 // gptq_avx2.cpp). Without VNNI, maddubs + int16 sums as there; with VNNI,
 // vpdpbusd (u8 × s8 summed into int32) directly. The code-book types (nf4,
-// nf4_dq, nf4_f32, fp4_f32) are in codebook_avx512.cpp. Types whose block is
-// 32 elements (q4_0, q4_1, q8_0, gptq*_g32) keep the AVX2 kernels, which
-// this level inherits.
+// nf4_dq, nf4_f32, fp4_f32) are in codebook_avx512.cpp, llama.cpp's q4_0,
+// q4_1 and q8_0 in block32_avx512.cpp. GPTQ groups of 32 (gptq*_g32) keep
+// the AVX2 kernels, which this level inherits.
 //
 // The development machine's CPU has no AVX-512: `make test` runs these
 // kernels there on SIMDe's emulation of the intrinsics (CMake option
@@ -161,6 +161,7 @@ void register_avx512_quant_kernels(KernelTable& t) {
   else
     register_level<false>(t);
   register_avx512_codebook_kernels(t);
+  register_avx512_block32_kernels(t);
 }
 
 }  // namespace qgml
