@@ -57,20 +57,24 @@ test: build
 
 # The AVX-512 kernels on SIMDe's emulation of the intrinsics (CMake option
 # QGML_EMULATED_AVX512), for CPUs without AVX-512: the kernel and mul_mat
-# suites, and real quantized models end to end, with VNNI and without.
-AVX512_EMULATED_SUITES = test_kernels test_quant_kernels test_quant_mul_mat test_quant_bnb4 test_ops_mul_mat \
-  test_import_quantized test_house_llama test_gptq_q4_0
+# suites with VNNI and without, and real quantized models end to end (GPTQ
+# imports, float models, make run's GPTQ path) with VNNI.
+AVX512_EMULATED_KERNEL_SUITES = test_kernels test_quant_kernels test_quant_mul_mat test_quant_bnb4 test_ops_mul_mat
+AVX512_EMULATED_MODEL_SUITES = test_import_quantized test_house_llama test_gptq_model
 .PHONY: test-avx512-emulated
 test-avx512-emulated:
 	@cmake -S . -B $(BUILD_DIR)-avx512emu -DCMAKE_BUILD_TYPE=Release -DQGML_EMULATED_AVX512=ON $(CMAKE_FLAGS) >/dev/null
-	@cmake --build $(BUILD_DIR)-avx512emu -j $(JOBS) --target $(AVX512_EMULATED_SUITES)
-	@status=0; for t in $(AVX512_EMULATED_SUITES); do \
-	  for vnni in 1 0; do \
-	    echo "== $$t on emulated AVX-512, VNNI $$vnni"; \
-	    if [ $$vnni = 1 ]; then env -u QGML_EMULATED_NO_VNNI $(BUILD_DIR)-avx512emu/bin/$$t --gtest_brief=1 || status=1; \
-	    else QGML_EMULATED_NO_VNNI=1 $(BUILD_DIR)-avx512emu/bin/$$t --gtest_brief=1 || status=1; fi; \
-	  done; \
-	done; exit $$status
+	@cmake --build $(BUILD_DIR)-avx512emu -j $(JOBS) --target $(AVX512_EMULATED_KERNEL_SUITES) $(AVX512_EMULATED_MODEL_SUITES)
+	@status=0; \
+	for t in $(AVX512_EMULATED_KERNEL_SUITES) $(AVX512_EMULATED_MODEL_SUITES); do \
+	  echo "== $$t on emulated AVX-512 with VNNI"; \
+	  QGML_EMULATED_NO_VNNI=0 $(BUILD_DIR)-avx512emu/bin/$$t --gtest_brief=1 || status=1; \
+	done; \
+	for t in $(AVX512_EMULATED_KERNEL_SUITES); do \
+	  echo "== $$t on emulated AVX-512 without VNNI"; \
+	  QGML_EMULATED_NO_VNNI=1 $(BUILD_DIR)-avx512emu/bin/$$t --gtest_brief=1 || status=1; \
+	done; \
+	exit $$status
 
 clean:
 	rm -rf $(BUILD_DIR) $(BUILD_DIR)-aarch64 $(BUILD_DIR)-avx512emu build-cuda

@@ -1,10 +1,10 @@
 // AVX-512 (F, BW; VNNI where present) kernels for GPTQ groups of 64 and 128:
 // 64 elements per register. Same integer arithmetic as the AVX2 kernels (see
 // gptq_avx2.cpp). Without VNNI, maddubs + int16 sums as there; with VNNI,
-// vpdpbusd (u8 × s8 summed into int32) directly. The code-book types (nf4,
-// nf4_dq, nf4_f32, fp4_f32) are in codebook_avx512.cpp, llama.cpp's q4_0,
-// q4_1 and q8_0 in block32_avx512.cpp. GPTQ groups of 32 (gptq*_g32) keep
-// the AVX2 kernels, which this level inherits.
+// vpdpbusd (u8 × s8 summed into int32) directly. Groups of 32 take two
+// groups per register (GptqPairKernel). The code-book types (nf4, nf4_dq,
+// nf4_f32, fp4_f32) are in codebook_avx512.cpp, llama.cpp's q4_0, q4_1 and
+// q8_0 in block32_avx512.cpp.
 //
 // The development machine's CPU has no AVX-512: `make test` runs these
 // kernels there on SIMDe's emulation of the intrinsics (CMake option
@@ -17,6 +17,7 @@
 #include "../../quants.h"
 #include "../gemm_tiles.h"
 #include "../kernels.h"
+#include "../avx2/avx2_util.h"
 
 namespace qgml {
 namespace {
@@ -135,13 +136,66 @@ struct GptqKernel {
   }
 };
 
+// Groups of 32: two groups per register, group g in the low 256 bits and
+// g + 1 in the high, each unpacked as on AVX2 (avx2_util.h); their
+// activations are 64 consecutive bytes of one q8_a block. The zero-point
+// terms go to lanes 0 and 8, the scales d·d_a to lanes 0-7 and 8-15.
+template <bool kVnni, int B, bool Z>
+struct GptqPairKernel {
+  static constexpr const GptqFormat& kF = kGptqFormat<B, 32, Z>;
+  static constexpr int kZeroSym = 1 << (B - 1);
+  template <int R, int NA>
+  static void tile(int64_t k, const uint8_t* w, size_t ws, const uint8_t* const* act, float* out, int64_t ldo) {
+    const int64_t nb = (k + 31) / 32;
+    __m512 acc[R][NA];
+    for (int r = 0; r < R; ++r)
+      for (int j = 0; j < NA; ++j) acc[r][j] = _mm512_setzero_ps();
+    for (int64_t g = 0; g < nb; g += 2) {
+      const bool two = g + 1 < nb;
+      const int off = static_cast<int>(g * 32 % kQK8_A);  // 0, 64, 128 or 192: the pair stays in one block
+      const int8_t* qa[NA];
+      float da[NA];
+      int s0[NA], s1[NA];
+      for (int j = 0; j < NA; ++j) {
+        const BlockQ8A* A = reinterpret_cast<const BlockQ8A*>(act[j]) + g * 32 / kQK8_A;
+        qa[j] = A->qs + off;
+        da[j] = A->d;
+        s0[j] = A->bsums[off / 32];
+        s1[j] = two ? A->bsums[off / 32 + 1] : 0;
+      }
+      for (int r = 0; r < R; ++r) {
+        const uint8_t* p = w + r * ws + g * kF.bytes();
+        _mm_prefetch(reinterpret_cast<const char*>(p) + kPrefetchBytes, _MM_HINT_T0);
+        const uint8_t* p1 = p + kF.bytes();
+        const __m256i q0 = avx2::gptq_chunk<B, 32, 0>(p + kF.header());
+        const __m256i q1 = two ? avx2::gptq_chunk<B, 32, 0>(p1 + kF.header()) : _mm256_setzero_si256();
+        const __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1);
+        const float d0 = f16(p), d1 = two ? f16(p1) : 0.0f;
+        const int z0 = Z ? p[2] : kZeroSym, z1 = two ? (Z ? p1[2] : kZeroSym) : 0;
+        for (int j = 0; j < NA; ++j) {
+          // Per pair of products at most 2·15·127 without VNNI.
+          const __m512i s32 = kVnni ? _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, load64(qa[j]))
+                                    : _mm512_madd_epi16(_mm512_maddubs_epi16(q, load64(qa[j])), _mm512_set1_epi16(1));
+          const __m512i zs = _mm512_mask_set1_epi32(_mm512_maskz_set1_epi32(1, z0 * s0[j]), 1 << 8, z1 * s1[j]);
+          const __m512 sc = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(d0 * da[j])),
+                                               _mm256_set1_ps(d1 * da[j]), 1);
+          acc[r][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(s32, zs)), sc, acc[r][j]);
+        }
+      }
+    }
+    for (int r = 0; r < R; ++r)
+      for (int j = 0; j < NA; ++j) out[j * ldo + r] = _mm512_reduce_add_ps(acc[r][j]);
+  }
+};
+
 template <bool kVnni>
 void register_level(KernelTable& t) {
 #define QGML_SET(T, ...)                          \
   t[Type::T].vec_dot = vec_dot_tile<__VA_ARGS__>; \
   t[Type::T].gemm = gemm_tiles<__VA_ARGS__>;
-#define QGML_GPTQ_SLOTS(T, B, Z)                      \
-  QGML_SET(T##_G64, GptqKernel<kVnni, B, 64, Z>)   \
+#define QGML_GPTQ_SLOTS(T, B, Z)                   \
+  QGML_SET(T##_G32, GptqPairKernel<kVnni, B, Z>)  \
+  QGML_SET(T##_G64, GptqKernel<kVnni, B, 64, Z>) \
   QGML_SET(T##_G128, GptqKernel<kVnni, B, 128, Z>)
   QGML_GPTQ_SLOTS(GPTQ4, 4, true)
   QGML_GPTQ_SLOTS(GPTQ3, 3, true)
