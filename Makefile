@@ -48,8 +48,9 @@ test: build
 	else \
 	  echo "*** NEON kernel tests SKIPPED: install g++-aarch64-linux-gnu and qemu-user to run them under qemu ***"; \
 	fi; \
+	cd $(CURDIR); \
 	if [ "$$(uname -m)" = x86_64 ] && [ -f /usr/include/simde/x86/avx512.h ]; then \
-	  $(MAKE) --no-print-directory test-avx512-emulated || status=1; \
+	  $(MAKE) --no-print-directory -C $(CURDIR) test-avx512-emulated || status=1; \
 	elif [ "$$(uname -m)" = x86_64 ]; then \
 	  echo "*** emulated AVX-512 kernel tests SKIPPED: install libsimde-dev to run them on this CPU ***"; \
 	fi; \
